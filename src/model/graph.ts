@@ -1,0 +1,164 @@
+/**
+ * The model graph: a small, typed description of a convolutional network, independent of
+ * any runtime. Builders (e.g. {@link buildKerasResNet}) produce it, weight loaders fill it,
+ * and the ONNX compiler turns it into a forward (+ relevance) graph.
+ *
+ * Tensors are described in NCHW order without the batch dimension: `[channels, height, width]`
+ * for feature maps, `[units]` for vectors.
+ */
+
+/** Shape of one example's tensor (no batch dimension). */
+export type Shape = readonly number[];
+
+interface LayerBase {
+  /** Unique layer name; for Keras models the Keras layer name (e.g. `conv2_block1_1_conv`). */
+  readonly name: string;
+  /** Names of the layers whose outputs feed this one, in order. */
+  readonly inputs: readonly string[];
+  /** Output shape of this layer, computed by the builder. */
+  readonly outputShape: Shape;
+  /**
+   * The unit this layer belongs to for the relevance trace (e.g. a residual block
+   * `conv2_block1`). Layers without a group are traced on their own.
+   */
+  readonly group?: string;
+}
+
+export interface InputLayer extends LayerBase {
+  readonly kind: 'input';
+}
+
+/** Zero padding: `[top, bottom, left, right]`. */
+export interface ZeroPadLayer extends LayerBase {
+  readonly kind: 'zeroPad';
+  readonly pads: readonly [number, number, number, number];
+}
+
+/** 2-D convolution. `pads` are explicit `[top, bottom, left, right]` (Keras "same" resolved). */
+export interface ConvLayer extends LayerBase {
+  readonly kind: 'conv';
+  readonly filters: number;
+  readonly kernel: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+  readonly useBias: boolean;
+}
+
+export interface BatchNormLayer extends LayerBase {
+  readonly kind: 'batchNorm';
+  readonly epsilon: number;
+}
+
+export interface ReluLayer extends LayerBase {
+  readonly kind: 'relu';
+}
+
+/** Max pooling over `pool` windows with `strides` and explicit `pads` (no padding in Keras). */
+export interface MaxPoolLayer extends LayerBase {
+  readonly kind: 'maxPool';
+  readonly pool: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+}
+
+/**
+ * Elementwise sum of its inputs. In Keras residual blocks `inputs = [shortcut, main]`; the
+ * relevance split rules treat all inputs alike, so the order carries no meaning for LRP.
+ */
+export interface AddLayer extends LayerBase {
+  readonly kind: 'add';
+}
+
+export interface GlobalAvgPoolLayer extends LayerBase {
+  readonly kind: 'globalAvgPool';
+}
+
+/** Fully connected layer; `activation` is applied after the logits (softmax for classifiers). */
+export interface DenseLayer extends LayerBase {
+  readonly kind: 'dense';
+  readonly units: number;
+  readonly activation: 'softmax' | 'linear';
+}
+
+export type Layer =
+  | InputLayer
+  | ZeroPadLayer
+  | ConvLayer
+  | BatchNormLayer
+  | ReluLayer
+  | MaxPoolLayer
+  | AddLayer
+  | GlobalAvgPoolLayer
+  | DenseLayer;
+
+export type LayerKind = Layer['kind'];
+
+/** A float32 parameter array with its shape in the layout the weight file stores it. */
+export interface ParamTensor {
+  readonly data: Float32Array;
+  readonly shape: readonly number[];
+}
+
+/**
+ * Parameters of the layers that have them, in Keras layouts:
+ * - conv: `kernel` (kh, kw, in, out), optional `bias` (out);
+ * - batchNorm: `gamma`, `beta`, `movingMean`, `movingVariance` (channels);
+ * - dense: `kernel` (in, out), `bias` (out).
+ */
+export type LayerParams = Readonly<Record<string, ParamTensor>>;
+
+/** A network: layers in topological order (inputs before their consumers) plus metadata. */
+export interface ModelGraph {
+  /** Architecture name, e.g. `resnet50`. */
+  readonly name: string;
+  readonly layers: readonly Layer[];
+  /** Name of the input layer and of the layer whose output is the logits. */
+  readonly input: string;
+  readonly output: string;
+}
+
+/** Layer kinds that carry parameters, with the parameter names each expects. */
+export const PARAM_NAMES: Readonly<Partial<Record<LayerKind, readonly string[]>>> = {
+  conv: ['kernel', 'bias'],
+  batchNorm: ['gamma', 'beta', 'movingMean', 'movingVariance'],
+  dense: ['kernel', 'bias'],
+};
+
+/**
+ * The parameter shapes a layer expects, in Keras layout, derived from the graph.
+ * Returns an empty object for layers without parameters.
+ */
+export function expectedParamShapes(graph: ModelGraph, layer: Layer): Record<string, number[]> {
+  const inShape = layer.inputs.length > 0 ? layerByName(graph, layer.inputs[0]!).outputShape : [];
+  switch (layer.kind) {
+    case 'conv': {
+      const shapes: Record<string, number[]> = {
+        kernel: [layer.kernel[0], layer.kernel[1], inShape[0]!, layer.filters],
+      };
+      if (layer.useBias) shapes.bias = [layer.filters];
+      return shapes;
+    }
+    case 'batchNorm': {
+      const c = inShape[0]!;
+      return { gamma: [c], beta: [c], movingMean: [c], movingVariance: [c] };
+    }
+    case 'dense':
+      return { kernel: [inShape[0]!, layer.units], bias: [layer.units] };
+    default:
+      return {};
+  }
+}
+
+/** Finds a layer by name or throws an error that names it. */
+export function layerByName(graph: ModelGraph, name: string): Layer {
+  const layer = graph.layers.find((l) => l.name === name);
+  if (!layer) throw new Error(`model ${graph.name} has no layer named "${name}"`);
+  return layer;
+}
+
+/** Map from layer name to the names of the layers that consume its output. */
+export function consumers(graph: ModelGraph): Map<string, string[]> {
+  const map = new Map<string, string[]>(graph.layers.map((l) => [l.name, []]));
+  for (const layer of graph.layers) for (const input of layer.inputs) map.get(input)!.push(layer.name);
+  return map;
+}
