@@ -52,7 +52,7 @@ export function kerasResNetSpec(
 export function buildResNet(spec: ResNetSpec): ModelGraph {
   const b = new GraphBuilder(spec.name);
   const s = spec.inputSize;
-  let x = b.add({ kind: 'input', name: 'input_1', inputs: [], outputShape: [3, s, s] });
+  let x = b.input('input_1', [3, s, s]);
   x = b.add({ kind: 'zeroPad', name: 'conv1_pad', inputs: [x], pads: [3, 3, 3, 3] });
   x = b.conv('conv1_conv', x, spec.baseWidth, 7, 2, 0, spec.convBias);
   x = b.add({ kind: 'batchNorm', name: 'conv1_bn', inputs: [x], epsilon: spec.bnEpsilon });
@@ -123,6 +123,12 @@ class GraphBuilder {
     return this.shapes.get(layer)!;
   }
 
+  input(name: string, shape: Shape): string {
+    this.layers.push({ kind: 'input', name, inputs: [], outputShape: shape });
+    this.shapes.set(name, shape);
+    return name;
+  }
+
   add(layer: LayerWithoutShape): string {
     const outputShape = outputShapeOf(layer, layer.inputs.map((i) => this.shape(i)));
     this.layers.push({ ...layer, outputShape } as Layer);
@@ -157,7 +163,7 @@ function outputShapeOf(layer: LayerWithoutShape, inputs: Shape[]): Shape {
   const [c, h, w] = inputs[0] ?? [];
   switch (layer.kind) {
     case 'input':
-      throw new Error('input layers carry their shape');
+      throw new Error('input layers are added with GraphBuilder.input');
     case 'zeroPad':
       return [c!, h! + layer.pads[0] + layer.pads[1], w! + layer.pads[2] + layer.pads[3]];
     case 'conv':
