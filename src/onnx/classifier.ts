@@ -1,0 +1,71 @@
+/**
+ * The classifier part shared by every model we compile: the NHWC image batch input, the
+ * forward pass, and the logits / probabilities outputs.
+ */
+import type { ModelGraph } from '../model/graph.js';
+import type { ModelWeights } from '../weights/types.js';
+import { emitForward, type ForwardGraph } from './forward.js';
+import { OnnxGraphBuilder, type Precision } from './graph-builder.js';
+
+/** Input and output names of compiled models: the runtime feeds and reads these. */
+export const IO = {
+  /** (N, H, W, C) float32, preprocessed as the model expects (caffe: BGR, mean subtracted). */
+  input: 'input',
+  /** (N) int64 class per image; −1 means "the predicted class". */
+  target: 'target',
+  logits: 'logits',
+  probabilities: 'probabilities',
+  /** (N) int64: the class whose relevance was propagated. */
+  explainedClass: 'explained_class',
+  /** (N) float32: the relevance the target class started with. */
+  startRelevance: 'start_relevance',
+  /** (N, H, W, C) float32: relevance per input value, model channel order. */
+  relevance: 'relevance',
+  /** (N, H, W) float32: relevance summed over channels. */
+  attribution: 'attribution',
+  /** (N, T) float32: relevance sums after each traced layer or block. */
+  trace: 'trace',
+} as const;
+
+/** Symbolic batch dimension. */
+export const BATCH = 'N';
+
+export interface ClassifierGraph {
+  readonly g: OnnxGraphBuilder;
+  readonly forward: ForwardGraph;
+  /** The NCHW image tensor inside the graph. */
+  readonly image: string;
+  readonly logits: string;
+  readonly probabilities: string;
+}
+
+/** Starts a model: input, forward pass, logits and probabilities declared as outputs. */
+export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32'): ClassifierGraph {
+  const g = new OnnxGraphBuilder(name, precision);
+  const [c, h, w] = inputShape(graph);
+  g.input(IO.input, 'float32', [BATCH, h, w, c]);
+  const image = g.castIn(g.op('Transpose', [IO.input], 'image_nchw', { perm: [0, 3, 1, 2] }));
+  const forward = emitForward(g, graph, weights, image);
+  const classes = outputUnits(graph);
+  const logits = forward.outputs.get(graph.output)!;
+  const probabilities = g.op('Softmax', [logits], 'softmax', { axis: 1 });
+  g.castOut(logits, IO.logits, [BATCH, classes]);
+  g.castOut(probabilities, IO.probabilities, [BATCH, classes]);
+  return { g, forward, image, logits, probabilities };
+}
+
+/** Compiles the plain forward pass (logits and probabilities only). */
+export function compileForwardModel(graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32'): Uint8Array {
+  return emitClassifier(`${graph.name}_forward`, graph, weights, precision).g.toBytes();
+}
+
+/** (C, H, W) of the model input. */
+export function inputShape(graph: ModelGraph): [number, number, number] {
+  const layer = graph.layers.find((l) => l.name === graph.input)!;
+  return layer.outputShape as [number, number, number];
+}
+
+/** Number of classes (units of the output layer). */
+export function outputUnits(graph: ModelGraph): number {
+  return graph.layers.find((l) => l.name === graph.output)!.outputShape[0]!;
+}

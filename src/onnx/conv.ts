@@ -1,0 +1,117 @@
+/**
+ * Convolution and transposed convolution in the graph's precision. In float32 these are
+ * onnxruntime's own Conv / ConvTranspose. onnxruntime's CPU provider has no float64 kernels
+ * for either, so in float64 a conv is written as patch extraction (strided Slices) and a
+ * MatMul, and a transposed conv as zero-insertion, padding and a conv with the flipped kernel.
+ */
+import type { OnnxGraphBuilder } from './graph-builder.js';
+
+/** Geometry of a convolution; pads are `[top, bottom, left, right]`. */
+export interface ConvGeometry {
+  readonly kernel: readonly [number, number];
+  readonly strides: readonly [number, number];
+  readonly pads: readonly [number, number, number, number];
+  /** 1, or the channel count for a depthwise conv. */
+  readonly groups?: number;
+}
+
+/** ONNX pads `[top, left, bottom, right]` from our `[top, bottom, left, right]`. */
+export function onnxPads(pads: readonly [number, number, number, number]): number[] {
+  return [pads[0], pads[2], pads[1], pads[3]];
+}
+
+/** Output size of a windowed op along one axis. */
+export function windowOutputSize(size: number, k: number, stride: number, before: number, after: number): number {
+  return Math.floor((size + before + after - k) / stride) + 1;
+}
+
+/**
+ * `Conv(x, kernel)` for `x` of shape (N, C, H, W) given as `inShape` = [C, H, W] and a kernel
+ * (M, C/group, kh, kw); returns (N, M, H', W').
+ */
+export function conv(g: OnnxGraphBuilder, x: string, kernel: string, geo: ConvGeometry, inShape: readonly number[], out: string, bias?: string): string {
+  if (g.precision === 'float32') {
+    const inputs = bias ? [x, kernel, bias] : [x, kernel];
+    return g.op('Conv', inputs, out, {
+      kernel_shape: geo.kernel, strides: geo.strides, pads: onnxPads(geo.pads), ...(geo.groups && geo.groups > 1 ? { group: geo.groups } : {}),
+    });
+  }
+  const y = convByMatMul(g, x, kernel, geo, inShape, out);
+  return bias ? g.op('Add', [y, g.op('Unsqueeze', [bias, g.ints([1, 2])], `${bias}:chw`)], `${out}:biased`) : y;
+}
+
+/**
+ * `ConvTranspose(s, kernel)`: the adjoint of {@link conv} with the same kernel and geometry,
+ * producing the conv's input shape `inShape` = [C, H, W] from `s` of shape (N, M, H', W').
+ */
+export function convTranspose(g: OnnxGraphBuilder, s: string, kernel: string, geo: ConvGeometry, inShape: readonly number[], outShape: readonly number[], out: string): string {
+  const [kh, kw] = geo.kernel;
+  const [sh, sw] = geo.strides;
+  const [pt, pb, pl, pr] = geo.pads;
+  const [, hIn, wIn] = inShape as [number, number, number];
+  const [m, hOut, wOut] = outShape as [number, number, number];
+  // Rows/columns of the input that no window reaches (the conv floor-divided them away).
+  const extraH = hIn - ((hOut - 1) * sh + kh - pt - pb);
+  const extraW = wIn - ((wOut - 1) * sw + kw - pl - pr);
+  if (g.precision === 'float32') {
+    return g.op('ConvTranspose', [s, kernel], out, {
+      kernel_shape: geo.kernel, strides: geo.strides, pads: onnxPads(geo.pads), output_padding: [extraH, extraW],
+      ...(geo.groups && geo.groups > 1 ? { group: geo.groups } : {}),
+    });
+  }
+  // Insert stride−1 zeros between the values, pad by k−1−p (plus the unreached rows), and
+  // correlate with the flipped, transposed kernel.
+  let d = s;
+  if (sh > 1 || sw > 1) {
+    d = g.op('Reshape', [s, g.ints([0, m, hOut, 1, wOut, 1])], `${out}/split_axes`);
+    d = g.op('Pad', [d, g.ints([0, 0, 0, 0, 0, 0, 0, 0, 0, sh - 1, 0, sw - 1])], `${out}/zeros`);
+    d = g.op('Reshape', [d, g.ints([0, m, hOut * sh, wOut * sw])], `${out}/dilated`);
+  }
+  const dilatedH = hOut * sh;
+  const dilatedW = wOut * sw;
+  // Trailing zeros after the last value: (stride − 1) of them; the padding below accounts for them.
+  const padBottom = kh - 1 - pb + extraH - (sh - 1);
+  const padRight = kw - 1 - pr + extraW - (sw - 1);
+  const flipped = flipTranspose(g, kernel, kh, kw, geo.groups ?? 1);
+  return conv(g, d, flipped, { kernel: geo.kernel, strides: [1, 1], pads: [kh - 1 - pt, padBottom, kw - 1 - pl, padRight], groups: geo.groups }, [m, dilatedH, dilatedW], out);
+}
+
+/**
+ * The kernel of the adjoint as a stride-1 correlation: in/out channels swapped and both
+ * spatial axes reversed. A depthwise kernel (group > 1) keeps its channel axes.
+ */
+export function flipTranspose(g: OnnxGraphBuilder, kernel: string, kh: number, kw: number, group = 1): string {
+  const t = group > 1 ? kernel : g.op('Transpose', [kernel], `${kernel}:T`, { perm: [1, 0, 2, 3] });
+  if (kh === 1 && kw === 1) return t;
+  return g.op('Slice', [t, g.ints([-1, -1]), g.ints([-kh - 1, -kw - 1]), g.ints([2, 3]), g.ints([-1, -1])], `${kernel}:Tflip`);
+}
+
+/** float64 conv: gather the kh·kw shifted, strided views of x and contract with the kernel. */
+function convByMatMul(g: OnnxGraphBuilder, x: string, kernel: string, geo: ConvGeometry, inShape: readonly number[], out: string): string {
+  const [c, h, w] = inShape as [number, number, number];
+  const [kh, kw] = geo.kernel;
+  const [sh, sw] = geo.strides;
+  const [pt, pb, pl, pr] = geo.pads;
+  const hOut = windowOutputSize(h, kh, sh, pt, pb);
+  const wOut = windowOutputSize(w, kw, sw, pl, pr);
+  const padded = pt + pb + pl + pr > 0 ? g.op('Pad', [x, g.ints([0, 0, pt, pl, 0, 0, pb, pr])], `${out}/padded`) : x;
+  const views: string[] = [];
+  for (let dy = 0; dy < kh; dy++) {
+    for (let dx = 0; dx < kw; dx++) {
+      const view = g.op('Slice', [padded, g.ints([dy, dx]), g.ints([dy + (hOut - 1) * sh + 1, dx + (wOut - 1) * sw + 1]), g.ints([2, 3]), g.ints([sh, sw])], `${out}/view`);
+      views.push(views.length === 0 && kh * kw === 1 ? view : g.op('Unsqueeze', [view, g.ints([2])], `${out}/view5`));
+    }
+  }
+  const depthwise = (geo.groups ?? 1) > 1;
+  if (depthwise) {
+    // Depthwise conv with a kernel of ones (the only depthwise conv we emit): a window sum.
+    const stacked = views.length === 1 ? views[0]! : g.op('Concat', views, `${out}/patches`, { axis: 2 });
+    return views.length === 1 ? stacked : g.op('ReduceSum', [stacked, g.ints([2])], out, { keepdims: 0 });
+  }
+  const patches = views.length === 1
+    ? g.op('Reshape', [views[0]!, g.ints([0, c, hOut * wOut])], `${out}/patches`)
+    : g.op('Reshape', [g.op('Concat', views, `${out}/patches5`, { axis: 2 }), g.ints([0, c * kh * kw, hOut * wOut])], `${out}/patches`);
+  const matrix = g.op('Reshape', [kernel, g.ints([0, -1])], `${kernel}:matrix`);
+  const y = g.op('MatMul', [matrix, patches], `${out}/flat`);
+  return g.op('Reshape', [y, g.ints([0, -1, hOut, wOut])], out);
+}
