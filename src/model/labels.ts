@@ -1,0 +1,74 @@
+/**
+ * ImageNet class names (the 1000 ILSVRC-2012 classes in Keras' index order) and top-k
+ * ranking of a model's output.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Number of ImageNet classes. */
+export const IMAGENET_CLASS_COUNT = 1000;
+
+const LABELS_PATH = join('assets', 'imagenet', 'labels.json');
+
+let cached: readonly string[] | undefined;
+
+/**
+ * The package root: the nearest ancestor of this module's directory that holds the labels
+ * asset. Walking up (rather than a fixed `../..`) works both from `src/model/` (ts-node,
+ * tests) and from the compiled `dist/src/model/`.
+ */
+function findLabelsFile(): string {
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; ; dir = dirname(dir)) {
+    const candidate = join(dir, LABELS_PATH);
+    if (existsSync(candidate)) return candidate;
+    if (dirname(dir) === dir) break;
+  }
+  throw new Error(`ImageNet labels not found: no ${LABELS_PATH} in ${start} or any parent directory`);
+}
+
+/**
+ * The 1000 ImageNet class names; index = class id (281 = "tabby, tabby cat"). Read once, on
+ * first use, from `assets/imagenet/labels.json`; the returned array is frozen.
+ */
+export function imagenetLabels(): readonly string[] {
+  if (cached === undefined) {
+    const path = findLabelsFile();
+    const labels: unknown = JSON.parse(readFileSync(path, 'utf8'));
+    if (!Array.isArray(labels) || labels.length !== IMAGENET_CLASS_COUNT || !labels.every((l) => typeof l === 'string')) {
+      throw new Error(`${path}: expected a JSON array of ${IMAGENET_CLASS_COUNT} strings`);
+    }
+    cached = Object.freeze(labels as string[]);
+  }
+  return cached;
+}
+
+/** One entry of a {@link topK} ranking. */
+export interface ClassScore {
+  classIndex: number;
+  className: string;
+  probability: number;
+}
+
+/**
+ * The k highest-scoring classes, best first (ties: lower class index first; NaN ranks last).
+ * Works on probabilities or logits alike — `probability` is just the input value.
+ *
+ * @param labels class names, default {@link imagenetLabels}; must cover every class.
+ * @throws Error if k is not a positive integer or there are fewer labels than classes.
+ */
+export function topK(probabilities: Float32Array, k: number, labels?: readonly string[]): ClassScore[] {
+  if (!Number.isInteger(k) || k < 1) throw new Error(`topK: k must be a positive integer, got ${String(k)}`);
+  const names = labels ?? imagenetLabels();
+  if (names.length < probabilities.length) {
+    throw new Error(`topK: ${probabilities.length} classes but only ${names.length} labels`);
+  }
+  const score = (i: number): number => (Number.isNaN(probabilities[i]) ? -Infinity : probabilities[i]!);
+  const order = Array.from(probabilities.keys()).sort((a, b) => score(b) - score(a) || a - b);
+  return order.slice(0, k).map((classIndex) => ({
+    classIndex,
+    className: names[classIndex]!,
+    probability: probabilities[classIndex]!,
+  }));
+}
