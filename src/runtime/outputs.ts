@@ -1,0 +1,60 @@
+/**
+ * Reading a compiled explainer's outputs into per-image results.
+ */
+import type { LrpResult } from '../lrp-resnet50.js';
+import { IO } from '../onnx/classifier.js';
+import type { ort } from './session.js';
+
+/** The graph input names the runtime feeds. */
+export const BATCH_INPUT_NAMES = { input: IO.input, target: IO.target } as const;
+
+export type RawOutputs = Record<string, ort.Tensor>;
+
+/** Splits the batched outputs into one {@link LrpResult} per image. */
+export function readOutputs(
+  out: RawOutputs,
+  count: number,
+  info: { inputShape: readonly [number, number, number]; classes: number },
+  traceNames: readonly string[],
+  debug: boolean,
+): LrpResult[] {
+  const [c, h, w] = info.inputShape;
+  const classes = info.classes;
+  const floats = (name: string) => out[name]!.data as Float32Array;
+  const logits = floats(IO.logits);
+  const probabilities = floats(IO.probabilities);
+  const explained = out[IO.explainedClass]!.data as BigInt64Array;
+  const start = floats(IO.startRelevance);
+  const relevance = floats(IO.relevance);
+  const attribution = floats(IO.attribution);
+  const trace = floats(IO.trace);
+  const t = traceNames.length;
+  return Array.from({ length: count }, (_, i) => {
+    const ownLogits = logits.slice(i * classes, (i + 1) * classes);
+    const map = attribution.slice(i * h * w, (i + 1) * h * w);
+    const result: LrpResult = {
+      classIndex: argmax(ownLogits),
+      logits: ownLogits,
+      probabilities: probabilities.slice(i * classes, (i + 1) * classes),
+      targetClass: Number(explained[i]),
+      startRelevance: start[i]!,
+      attribution: { data: map, shape: [h, w] },
+      relevance: { data: relevance.slice(i * h * w * c, (i + 1) * h * w * c), shape: [h, w, c] },
+    };
+    if (debug) {
+      result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));
+      // Summed in float64: the map's float32 entries can be large and of both signs.
+      let total = 0;
+      for (let k = 0; k < map.length; k++) total += map[k]!;
+      result.conservationError = Math.abs(total - start[i]!) / Math.abs(start[i]!);
+    }
+    return result;
+  });
+}
+
+/** Index of the largest value. */
+export function argmax(values: Float32Array): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}

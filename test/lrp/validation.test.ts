@@ -1,0 +1,51 @@
+/** Bad inputs and options fail with errors that name the problem. */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { FIXTURE_WEIGHTS, fixtureInput } from '../support/fixture.js';
+
+let model: LrpResNet50;
+before(async () => {
+  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+});
+after(() => model.dispose());
+
+test('wrong length, shape and dtype', async () => {
+  await assert.rejects(model.computeLrp(new Float32Array(10)), /has 10 values; expected 150528 \(224 × 224 × 3/);
+  await assert.rejects(model.computeLrp({ data: new Float32Array(150528), shape: [1, 3, 224, 224] }), /shape \[1, 3, 224, 224\] does not fit the model: expected \[N, 224, 224, 3\]/);
+  await assert.rejects(model.computeLrp(new Float64Array(150528) as unknown as Float32Array), /must be a Float32Array .* got Float64Array/);
+  await assert.rejects(model.computeLrpBatch([]), /empty batch/);
+  await assert.rejects(model.computeLrp({ data: new Float32Array(2 * 150528), shape: [2, 224, 224, 3] }), /takes one image, got a batch of 2/);
+});
+
+test('NaN and Inf are refused with their position', async () => {
+  const x = fixtureInput();
+  x[1234] = Number.NaN;
+  await assert.rejects(model.computeLrp(x), /contains NaN at index 1234/);
+  x[1234] = Number.POSITIVE_INFINITY;
+  await assert.rejects(model.predict(x), /contains Infinity at index 1234/);
+});
+
+test('class index out of range or not an integer', async () => {
+  const x = fixtureInput();
+  await assert.rejects(model.computeLrp(x, { classIndex: 1000 }), /class index 1000 \(image 0\) is out of range: the model has classes 0\.\.999/);
+  await assert.rejects(model.computeLrp(x, { classIndex: -1 }), /class index -1/);
+  await assert.rejects(model.computeLrp(x, { classIndex: 2.5 }), /class index 2.5/);
+  await assert.rejects(model.computeLrpBatch([x], { classIndices: [1, 2] }), /2 class indices for 1 images/);
+});
+
+test('invalid rule options', async () => {
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'nope' as never } }), /unknown LRP preset "nope"/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: { name: 'gamma', gamma: -1 } } }), /gamma must be a finite number ≥ 0/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /no such layer/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /z_b rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be "ratio" or "symmetric"/);
+});
+
+test('predict agrees with the explainer forward pass', async () => {
+  const x = fixtureInput();
+  const [prediction] = await model.predict(x);
+  const result = await model.computeLrp(x);
+  assert.equal(prediction!.classIndex, result.classIndex);
+  for (let i = 0; i < 1000; i++) assert.ok(Math.abs(prediction!.logits[i]! - result.logits[i]!) < 1e-4);
+});

@@ -1,0 +1,59 @@
+/** Paths and readers for the shared reference fixture (`../shared/fixtures/resnet50-w8`). */
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { decodeNpy } from '../../src/image/npy.js';
+import type { LrpOptions } from '../../src/lrp/presets.js';
+
+/** The repository root (tests run from there, compiled under dist/). */
+export const REPO_ROOT = resolve(new URL('../../../', import.meta.url).pathname);
+export const FIXTURE_DIR = resolve(REPO_ROOT, '../shared/fixtures/resnet50-w8');
+export const FIXTURE_WEIGHTS = join(FIXTURE_DIR, 'weights.h5');
+
+export interface FixtureConfig {
+  config: { init: 'logit' | 'softmax'; dense: 'zplus' | 'epsilon'; conv: 'zplus' | 'gamma'; gamma?: number; first: 'zb' | 'zplus'; split: 'ratio' | 'symmetric'; eps: number };
+  input_sum: number;
+  trace: [string, number][];
+}
+
+export interface Expected {
+  target: number;
+  logit: number;
+  top5: number[];
+  configs: Record<string, FixtureConfig>;
+}
+
+export const expected: Expected = JSON.parse(readFileSync(join(FIXTURE_DIR, 'expected.json'), 'utf8'));
+
+/** Reads a fixture .npy as float64 values. */
+export function fixtureArray(name: string): { data: Float64Array; shape: number[] } {
+  const { data, shape } = decodeNpy(readFileSync(join(FIXTURE_DIR, name)));
+  return { data: Float64Array.from(data), shape };
+}
+
+/** The preprocessed fixture input, (224, 224, 3) BGR, as the model takes it. */
+export function fixtureInput(): Float32Array {
+  return Float32Array.from(fixtureArray('input_caffe_nhwc.npy').data);
+}
+
+/** The fixture's rule configuration in this library's options. */
+export function fixtureRules(config: FixtureConfig['config']): LrpOptions {
+  return {
+    start: config.init,
+    split: config.split,
+    epsilon: config.eps,
+    first: config.first,
+    dense: config.dense,
+    conv: config.conv === 'gamma' ? { name: 'gamma', gamma: config.gamma! } : config.conv,
+  };
+}
+
+/** ‖a − b‖ / ‖b‖. */
+export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < b.length; i++) {
+    num += (a[i]! - b[i]!) ** 2;
+    den += b[i]! ** 2;
+  }
+  return Math.sqrt(num / den);
+}
