@@ -1,0 +1,111 @@
+/**
+ * `npm run bench`: forward + LRP against the plain forward pass of the same runtime, on a
+ * full-size ResNet50 with seeded random weights. One JSON line per case on stdout.
+ *
+ * Each case runs in its own child process so that its peak RSS is its own. Times are
+ * medians over interleaved repetitions (forward, LRP, forward, …), so that load from other
+ * processes on this shared machine hits both alike; the ratio is what to compare.
+ */
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { compileExplainer } from '../src/lrp/compiler.js';
+import { resolveLrpOptions, type PresetName } from '../src/lrp/presets.js';
+import { kerasResNet50 } from '../src/model/resnet.js';
+import { compileForwardModel, IO } from '../src/onnx/classifier.js';
+import type { Precision } from '../src/onnx/graph-builder.js';
+import { createSession, ort } from '../src/runtime/session.js';
+import { randomWeights } from '../src/weights/random.js';
+
+interface Case {
+  batch: number;
+  preset: PresetName;
+  precision: Precision;
+  repeats: number;
+}
+
+const CASES: Case[] = [
+  { batch: 1, preset: 'default', precision: 'float32', repeats: 15 },
+  { batch: 8, preset: 'default', precision: 'float32', repeats: 5 },
+  { batch: 1, preset: 'gamma', precision: 'float32', repeats: 10 },
+  { batch: 1, preset: 'default', precision: 'float64', repeats: 3 },
+];
+
+async function runCase(c: Case): Promise<Record<string, unknown>> {
+  const t0 = performance.now();
+  const graph = kerasResNet50();
+  const weights = randomWeights(graph, 0);
+  const tWeights = performance.now();
+  const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision);
+  const tCompile = performance.now();
+  const lrp = await createSession(compiled.model);
+  const tSession = performance.now();
+  const forward = await createSession(compileForwardModel(graph, weights, c.precision));
+
+  const input = new Float32Array(c.batch * 224 * 224 * 3);
+  let state = 1;
+  for (let i = 0; i < input.length; i++) {
+    state = (state * 1103515245 + 12345) >>> 0;
+    input[i] = (state / 2 ** 32) * 255 - 120;
+  }
+  const feeds = { [IO.input]: new ort.Tensor('float32', input, [c.batch, 224, 224, 3]) };
+  const target = { [IO.target]: new ort.Tensor('int64', new BigInt64Array(c.batch).fill(-1n), [c.batch]) };
+
+  const time = async (run: () => Promise<unknown>) => {
+    const start = performance.now();
+    await run();
+    return performance.now() - start;
+  };
+  const runForward = () => forward.run(feeds);
+  const runLrp = () => lrp.run({ ...feeds, ...target });
+  await runForward();
+  await runLrp();
+  const forwardMs: number[] = [];
+  const lrpMs: number[] = [];
+  for (let i = 0; i < c.repeats; i++) {
+    forwardMs.push(await time(runForward));
+    lrpMs.push(await time(runLrp));
+  }
+  const fwd = median(forwardMs);
+  const both = median(lrpMs);
+  return {
+    case: `resnet50 batch=${c.batch} preset=${c.preset} ${c.precision}`,
+    batch: c.batch,
+    preset: c.preset,
+    precision: c.precision,
+    random_weights_ms: round(tWeights - t0),
+    compile_ms: round(tCompile - tWeights),
+    session_ms: round(tSession - tCompile),
+    load_compile_ms: round(tSession - t0),
+    model_bytes: compiled.model.byteLength,
+    forward_ms: round(fwd),
+    forward_lrp_ms: round(both),
+    ratio: Math.round((both / fwd) * 100) / 100,
+    images_per_s: Math.round((c.batch / both) * 1000 * 100) / 100,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    repeats: c.repeats,
+    threads: 'default',
+  };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 10) / 10;
+}
+
+const self = fileURLToPath(import.meta.url);
+const only = process.argv[2];
+if (only !== undefined) {
+  // Child: run one case and print its line.
+  console.log(JSON.stringify(await runCase(CASES[Number(only)]!)));
+} else {
+  const selected = (process.env.BENCH_CASES ?? '').split(',').filter(Boolean).map(Number);
+  const indices = selected.length > 0 ? selected : CASES.map((_, i) => i);
+  for (const i of indices) {
+    process.stdout.write(execFileSync(process.execPath, [self, String(i)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] }));
+  }
+}
