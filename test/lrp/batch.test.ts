@@ -36,7 +36,7 @@ test('batch of 3 with different targets equals 3 single runs', async () => {
     for (let k = 0; k < single.relevance.data.length; k++) {
       worst = Math.max(worst, Math.abs(batch[i]!.relevance.data[k]! - single.relevance.data[k]!));
     }
-    const scale = Math.max(...single.relevance.data.map(Math.abs));
+    const scale = single.relevance.data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     assert.ok(worst <= 1e-5 * scale, `image ${i}: batch differs from single run by ${worst} (scale ${scale})`);
   }
   assert.equal(batch[1]!.targetClass, 281);
