@@ -1,0 +1,254 @@
+/**
+ * The options of `resnet-lrp explain`: their table (parsing + help) and their validation into
+ * {@link ExplainSettings}. Everything that can be checked without the model is checked here, so
+ * a typo fails in milliseconds instead of after loading 100 MB of weights.
+ */
+import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
+import type { FitMode } from '../image/load.js';
+import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { PRESETS, resolveLrpOptions, type LrpOptions, type PresetName } from '../lrp/presets.js';
+import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
+import type { Precision } from '../onnx/graph-builder.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
+import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
+
+/** Where the weights come from, as the user chose it. */
+export type WeightsChoice = { kind: 'imagenet' } | { kind: 'random'; seed: number } | { kind: 'file'; path: string };
+
+/** A validated `explain` command line. */
+export interface ExplainSettings {
+  /** Files and folders, as given. */
+  readonly inputs: readonly string[];
+  readonly weights: WeightsChoice;
+  /** Class to explain for every image (default: each image's predicted class). */
+  readonly classIndex?: number;
+  readonly rules: LrpOptions;
+  readonly precision: Precision;
+  readonly quantize: number | false;
+  readonly positiveOnly: boolean;
+  readonly colormap?: ColormapName;
+  readonly outDir: string;
+  readonly formats: readonly OutputFormat[];
+  readonly includeMap: boolean;
+  readonly batch: number;
+  readonly fit: FitMode;
+  readonly resume: boolean;
+  readonly json: boolean;
+  readonly quiet: boolean;
+}
+
+/** Images per onnxruntime run: 2 was fastest per image on a 2-core machine (1: 7 % slower; 4 and 8: slower and +0.45/+1.3 GB). */
+export const DEFAULT_BATCH = 2;
+export const DEFAULT_OUT_DIR = './lrp-out';
+export const DEFAULT_FORMATS: readonly OutputFormat[] = ['png'];
+/** Seed of `--weights random` (fixed, so runs are reproducible). */
+export const RANDOM_WEIGHTS_SEED = 0;
+/** Extensions a folder is searched for (case-insensitive). */
+export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff'] as const;
+
+const FITS: readonly FitMode[] = ['resize', 'center-crop'];
+const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
+const d = PRESETS.default;
+
+const MODEL = 'Model';
+const RULES = 'LRP rules (override the preset)';
+const LOOK = 'Figures';
+const OUTPUT = 'Output';
+const RUN = 'Running';
+
+/** The `explain` command: synopsis, options (with the defaults shown in `--help`) and notes. */
+export const EXPLAIN_COMMAND: CommandSpec = {
+  name: 'explain',
+  usage: 'explain [options] <image|folder>...',
+  summary:
+    'Classifies each image with ResNet50 and explains the prediction (or --class) with LRP.\n' +
+    `Folders are expanded, not recursively, to the images in them\n(${IMAGE_EXTENSIONS.join(' ')}, any case), sorted by name.`,
+  options: [
+    { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
+      description: 'imagenet: the Keras ImageNet weights (downloaded once into the cache); a Keras .h5 file; random: seeded random weights (NOT meaningful, for testing)' },
+    { name: 'class', type: 'string', value: '<index>', default: 'the predicted class', group: MODEL,
+      description: 'class to explain for every image, 0..classes-1' },
+    { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL,
+      description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
+    { name: 'fit', type: 'string', value: '<resize|center-crop>', default: 'resize', group: MODEL,
+      description: 'how an image is fitted to 224×224' },
+    { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
+      description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
+    { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
+      description: `use the gamma rule with this γ on the convs (the gamma preset has γ=${RULE_DEFAULTS.gamma})` },
+    { name: 'split', type: 'string', value: '<ratio|symmetric>', default: d.split, group: RULES,
+      description: 'relevance split at skip connections' },
+    { name: 'start', type: 'string', value: '<logit|softmax>', default: d.start, group: RULES,
+      description: 'start relevance of the target class' },
+    { name: 'first', type: 'string', value: '<zb|zplus>', default: ruleName(d.first), group: RULES,
+      description: 'rule for the first conv (the one reading the image)' },
+    { name: 'epsilon', type: 'string', value: '<ε>', default: String(d.epsilon), group: RULES,
+      description: 'stabilizer of every division' },
+    { name: 'quantize', type: 'string', value: '[levels]', default: 'off', group: LOOK,
+      description: `quantize the shown map (the paper's heat quantization); bare flag = ${DEFAULT_QUANTIZE_LEVELS} levels` },
+    { name: 'positive-only', type: 'boolean', default: 'off', group: LOOK, description: 'show only positive relevance' },
+    { name: 'colormap', type: 'string', value: '<name>', default: 'bwr, or Reds with --positive-only', group: LOOK,
+      description: `one of ${COLORMAP_NAMES.join(', ')} (Reds and hot imply --positive-only)` },
+    { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_OUT_DIR, group: OUTPUT,
+      description: 'output directory (created if needed)' },
+    { name: 'format', short: 'f', type: 'string', multiple: true, value: '<list>', default: DEFAULT_FORMATS.join(','), group: OUTPUT,
+      description: `${OUTPUT_FORMATS.join(', ')}; repeat or comma-separate (see below)` },
+    { name: 'include-map', type: 'boolean', default: 'off', group: OUTPUT,
+      description: 'put the 224×224 attribution map into the .lrp.json files too' },
+    { name: 'resume', type: 'boolean', default: 'off', group: OUTPUT,
+      description: 'skip inputs whose outputs (all requested formats) already exist' },
+    { name: 'json', type: 'boolean', default: 'off', group: OUTPUT,
+      description: 'print the results as one JSON array on stdout (nothing else goes to stdout)' },
+    { name: 'batch', short: 'b', type: 'string', value: '<N>', default: String(DEFAULT_BATCH), group: RUN,
+      description: 'images per onnxruntime run (more = faster per image, more memory)' },
+    { name: 'quiet', short: 'q', type: 'boolean', default: 'off', group: RUN,
+      description: 'no progress, summary table or warnings (errors are still printed)' },
+    { name: 'help', short: 'h', type: 'boolean', group: RUN, description: 'show this help' },
+  ],
+  notes: [
+    'Outputs, per input <name> (the file name without extension; inputs with the same name\n' +
+      'from different folders get their parent folder names prefixed, e.g. a_cat and b_cat):\n' +
+      '  png      <name>.lrp.png          figure: input | relevance | overlay, with title and colour bar\n' +
+      '  heatmap  <name>.heatmap.png      the relevance heatmap alone, 224×224\n' +
+      '  npy      <name>.attribution.npy  raw attribution map, float32 (224, 224), never quantized\n' +
+      '  json     <name>.lrp.json         prediction, top 5, target, conservation error (+ map with --include-map)',
+    '--quantize takes the next argument as its level count only when it is a number:\n' +
+      "'--quantize photo.jpg' is the bare flag, '--quantize 4' and '--quantize=4' mean 4 levels.",
+    'Exit status: 0 every input explained (or skipped by --resume); 1 some input failed (each\n' +
+      'failure is reported with its file name; the others are still written), or the weights could\n' +
+      'not be obtained; 2 usage error.',
+    'Environment: RESNET_LRP_CACHE (weights cache directory), RESNET_LRP_WEIGHTS_URL (download base\n' +
+      'URL of the ImageNet weights, e.g. a mirror), RESNET_LRP_DEBUG=1 (stack traces on errors).',
+  ],
+};
+
+/** What the command line asks for: help, or a run with these settings. */
+export type ExplainRequest = { help: true } | { help: false; settings: ExplainSettings };
+
+/**
+ * Parses and validates the arguments of `explain`.
+ *
+ * @throws UsageError naming the offending option and value.
+ */
+export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
+  const { values: v, positionals } = parseCommandLine(EXPLAIN_COMMAND, expandBareQuantize(argv));
+  if (v.help) return { help: true };
+  const str = (name: string): string | undefined => v[name] as string | undefined;
+  const flag = (name: string): boolean => v[name] === true;
+
+  if (positionals.length === 0) fail('no inputs: give image files or folders');
+
+  const gamma = optionalNumber('gamma', str('gamma'), (x) => x >= 0, 'a number ≥ 0');
+  const epsilon = optionalNumber('epsilon', str('epsilon'), (x) => x > 0, 'a number > 0');
+  const rules: LrpOptions = {
+    ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
+    ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
+    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), ['ratio', 'symmetric'] as const) } : {}),
+    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), ['logit', 'softmax'] as const) } : {}),
+    ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
+    ...(epsilon !== undefined ? { epsilon } : {}),
+  };
+  try {
+    resolveLrpOptions(rules); // the library's own checks, so nothing invalid reaches the model
+  } catch (error) {
+    fail((error as Error).message);
+  }
+
+  const positiveOnly = flag('positive-only');
+  const colormap = str('colormap') === undefined ? undefined : (oneOf('colormap', str('colormap'), COLORMAP_NAMES) as ColormapName);
+  const quantize = str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, 'an integer ≥ 2 (levels)');
+  const formats = parseFormats(v.format as string[] | undefined);
+  const classIndex = str('class') === undefined ? undefined : integer('class', str('class')!, 0, 'a class index ≥ 0');
+
+  return {
+    help: false,
+    settings: {
+      inputs: positionals,
+      weights: parseWeights(str('weights')),
+      ...(classIndex !== undefined ? { classIndex } : {}),
+      rules,
+      precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
+      quantize,
+      positiveOnly,
+      ...(colormap !== undefined ? { colormap } : {}),
+      outDir: str('out') ?? DEFAULT_OUT_DIR,
+      formats,
+      includeMap: flag('include-map'),
+      batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
+      fit: oneOf('fit', str('fit') ?? 'resize', FITS),
+      resume: flag('resume'),
+      json: flag('json'),
+      quiet: flag('quiet'),
+    },
+  };
+}
+
+/**
+ * `--quantize` has an optional value, which parseArgs cannot express: a bare `--quantize` (not
+ * followed by a number) becomes `--quantize=<default levels>`.
+ */
+function expandBareQuantize(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (arg === '--quantize') {
+      const next = argv[i + 1];
+      if (next !== undefined && /^\d+$/.test(next)) {
+        out.push(`--quantize=${next}`);
+        i++;
+      } else {
+        out.push(`--quantize=${DEFAULT_QUANTIZE_LEVELS}`);
+      }
+      continue;
+    }
+    out.push(arg);
+  }
+  return out;
+}
+
+function parseWeights(value: string | undefined): WeightsChoice {
+  if (value === undefined || value === 'imagenet') return { kind: 'imagenet' };
+  if (value === 'random') return { kind: 'random', seed: RANDOM_WEIGHTS_SEED };
+  if (value === '') fail('--weights needs a value: imagenet, random or a file path');
+  return { kind: 'file', path: value };
+}
+
+function parseFormats(values: readonly string[] | undefined): OutputFormat[] {
+  if (values === undefined) return [...DEFAULT_FORMATS];
+  const asked = values.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
+  if (asked.length === 0) fail(`--format needs at least one of ${OUTPUT_FORMATS.join(', ')}`);
+  for (const f of asked) oneOf('format', f, OUTPUT_FORMATS);
+  // Canonical order, no duplicates: the same outputs whatever order they were asked in.
+  return OUTPUT_FORMATS.filter((f) => asked.includes(f));
+}
+
+function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T {
+  if (!allowed.includes(value as T)) fail(`--${option} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
+function integer(option: string, text: string, min: number, what: string): number {
+  const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min) fail(`--${option} must be ${what}, got "${text}"`);
+  return value;
+}
+
+function optionalNumber(option: string, text: string | undefined, ok: (x: number) => boolean, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  // Number('') is 0 and Number(' ') too: require some non-blank text.
+  const value = text.trim() === '' ? NaN : Number(text);
+  if (!Number.isFinite(value) || !ok(value)) fail(`--${option} must be ${what}, got "${text}"`);
+  return value;
+}
+
+function ruleName(rule: RuleSpec): string {
+  return typeof rule === 'string' ? rule : rule.name;
+}
+
+function fail(message: string): never {
+  throw new UsageError(message, EXPLAIN_COMMAND.name);
+}
