@@ -1,0 +1,63 @@
+/**
+ * `--weights` → what LrpResNet50.load takes. The ImageNet file is fetched here rather than by
+ * the library's loader so that the CLI can show a download bar and honour a mirror URL
+ * (`RESNET_LRP_WEIGHTS_URL`), which also lets tests point the download at a closed port.
+ */
+import { stat } from 'node:fs/promises';
+import type { WeightsSource } from '../lrp-resnet50.js';
+import { weightsCacheDir } from '../weights/cache.js';
+import { ensureImageNetWeights } from '../weights/download.js';
+import { RESNET50_FILE_NAMES } from '../weights/imagenet.js';
+import type { WeightsChoice } from './explain-options.js';
+import { createProgressWriter, type ProgressStream } from './progress-bar.js';
+import { UsageError } from './usage.js';
+
+/** Environment variable replacing Keras' download base URL for the ImageNet weights. */
+export const WEIGHTS_URL_ENV = 'RESNET_LRP_WEIGHTS_URL';
+
+/** Weights ready to load, and how to describe them. */
+export interface ResolvedWeights {
+  source: WeightsSource;
+  /** `imagenet`, the file path, or `random(seed=0)`. */
+  label: string;
+  /** False for random weights. */
+  meaningful: boolean;
+  seed?: number;
+}
+
+/**
+ * Resolves the user's choice: checks that a weights file exists (a usage error otherwise), and
+ * makes sure the ImageNet file is in the cache, downloading it with a progress bar on `stderr`.
+ *
+ * @throws UsageError for a missing file; DownloadError (its message says how to place the
+ *   file by hand when offline) when the ImageNet weights cannot be obtained.
+ */
+export async function resolveWeights(
+  choice: WeightsChoice,
+  io: { stderr: ProgressStream; env: NodeJS.ProcessEnv; quiet: boolean },
+): Promise<ResolvedWeights> {
+  switch (choice.kind) {
+    case 'random':
+      return { source: null, label: `random(seed=${choice.seed})`, meaningful: false, seed: choice.seed };
+    case 'file': {
+      const info = await stat(choice.path).catch(() => undefined);
+      if (!info) throw new UsageError(`weights file not found: ${choice.path}`, 'explain');
+      if (!info.isFile()) throw new UsageError(`--weights ${choice.path} is not a file`, 'explain');
+      return { source: choice.path, label: choice.path, meaningful: true };
+    }
+    case 'imagenet': {
+      const bar = io.quiet ? undefined : createProgressWriter(io.stderr, { label: RESNET50_FILE_NAMES.top });
+      const baseUrl = io.env[WEIGHTS_URL_ENV] || undefined;
+      try {
+        const path = await ensureImageNetWeights({
+          cacheDir: weightsCacheDir(io.env),
+          ...(baseUrl ? { baseUrl } : {}),
+          ...(bar ? { onProgress: (p: { received: number; total?: number }) => bar.update(p) } : {}),
+        });
+        return { source: path, label: 'imagenet', meaningful: true };
+      } finally {
+        bar?.done();
+      }
+    }
+  }
+}
