@@ -2,9 +2,12 @@
  * `npm run bench`: forward + LRP against the plain forward pass of the same runtime, on a
  * full-size ResNet50 with seeded random weights. One JSON line per case on stdout.
  *
- * Each case runs in its own child process so that its peak RSS is its own. Times are
- * medians over interleaved repetitions (forward, LRP, forward, …), so that load from other
- * processes on this shared machine hits both alike; the ratio is what to compare.
+ * Each case runs in its own child process so that its peak RSS is its own. Times are medians
+ * over alternating blocks of runs (forward ×k, LRP ×k, forward ×k, …), so that load from other
+ * processes on this shared machine hits both alike; the ratio is what to compare. The first
+ * run of every block is dropped: onnxruntime's worker threads keep spinning for a moment
+ * after a run, and the other session's spinning threads would otherwise slow it down (runs
+ * strictly interleaved one by one measured the forward pass 2× too slow).
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -21,14 +24,16 @@ interface Case {
   batch: number;
   preset: PresetName;
   precision: Precision;
-  repeats: number;
+  /** Alternating blocks per session, and measured runs per block (after one unmeasured). */
+  blocks: number;
+  runsPerBlock: number;
 }
 
 const CASES: Case[] = [
-  { batch: 1, preset: 'default', precision: 'float32', repeats: 15 },
-  { batch: 8, preset: 'default', precision: 'float32', repeats: 5 },
-  { batch: 1, preset: 'gamma', precision: 'float32', repeats: 10 },
-  { batch: 1, preset: 'default', precision: 'float64', repeats: 3 },
+  { batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  { batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
+  { batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
+  { batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
 ];
 
 async function runCase(c: Case): Promise<Record<string, unknown>> {
@@ -62,9 +67,11 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
   await runLrp();
   const forwardMs: number[] = [];
   const lrpMs: number[] = [];
-  for (let i = 0; i < c.repeats; i++) {
-    forwardMs.push(await time(runForward));
-    lrpMs.push(await time(runLrp));
+  for (let block = 0; block < c.blocks; block++) {
+    for (const [run, times] of [[runForward, forwardMs], [runLrp, lrpMs]] as const) {
+      await run();
+      for (let i = 0; i < c.runsPerBlock; i++) times.push(await time(run));
+    }
   }
   const fwd = median(forwardMs);
   const both = median(lrpMs);
@@ -83,7 +90,7 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
     ratio: Math.round((both / fwd) * 100) / 100,
     images_per_s: Math.round((c.batch / both) * 1000 * 100) / 100,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
-    repeats: c.repeats,
+    runs: forwardMs.length,
     threads: 'default',
   };
 }

@@ -162,7 +162,7 @@ class RelevanceCompiler {
         this.send(inputs[0]!, this.linearRule(layer, r, windowSumOps(g, layer, this.shapeOf(inputs[0]!)), ruleTerms({ name: 'zplus' })));
         return;
       case 'globalAvgPool':
-        this.send(inputs[0]!, this.linearRule(layer, r, globalSumOps(g, layer), ruleTerms({ name: 'zplus' })));
+        this.send(inputs[0]!, this.linearRule(layer, r, globalSumOps(g, layer, this.shapeOf(inputs[0]!)), ruleTerms({ name: 'zplus' })));
         return;
       case 'conv':
       case 'dense': {
@@ -181,16 +181,26 @@ class RelevanceCompiler {
     const termInputs = rule.terms.map((t) => this.termInput(layer, activation, t.input));
     const termKernels = rule.terms.map((t) => (kernel ? transformKernel(g, kernel, t.kernel, t.sign) : ''));
 
-    const zTerms = rule.terms.map((_, k) => ops.apply(termInputs[k]!, termKernels[k]!));
-    if (rule.useBias && this.biases.has(layer.name)) zTerms.push(this.biasFor(layer));
-    let z = zTerms.length === 1 ? zTerms[0]! : g.op('Sum', zTerms, `${layer.name}/z_total`);
-
     const epsilon = rule.epsilon ?? this.config.epsilon;
+    // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε, which the op adds for free as its bias.
     const nonNegative = rule.nonNegativeForNonNegativeInput && this.nonNegative.has(layer.inputs[0]!);
-    // z + ε·sign(z) with sign(0) = +1; when z ≥ 0 is guaranteed the sign is always +1.
-    z = nonNegative
-      ? g.op('Add', [z, g.scalar(epsilon)], `${layer.name}/z_stab`)
-      : g.op('Add', [z, g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`)], `${layer.name}/z_stab`);
+    const bias = nonNegative
+      ? g.floatTensor(`${layer.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels])
+      : rule.useBias ? this.biases.get(layer.name) : undefined;
+    const variable: string[] = [];
+    const constant: string[] = [];
+    rule.terms.forEach((t, k) => {
+      const z = ops.apply(termInputs[k]!, termKernels[k]!, k === 0 ? bias : undefined);
+      (t.input === 'activation' ? variable : constant).push(z);
+    });
+    // Terms of constant inputs (z_b's bound images) are summed first, so onnxruntime folds them.
+    if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${layer.name}/z_bounds`));
+    let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${layer.name}/z_total`);
+    if (!nonNegative) {
+      // z + ε·sign(z) with sign(0) = +1.
+      const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
+      z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
+    }
     const s = g.op('Div', [r, z], `${layer.name}/s`);
 
     const c = ops.adjoint(s, termKernels);
@@ -198,12 +208,6 @@ class RelevanceCompiler {
     const parts = g.opMulti('Split', [c], rule.terms.map((_, k) => `${layer.name}/c${k}`), { axis: 1 });
     const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${layer.name}/R_term${k}`));
     return g.op('Sum', products, `R:${layer.name}:in`);
-  }
-
-  /** The bias of a conv as (C, 1, 1) or of a dense layer as (units), to add to z. */
-  private biasFor(layer: Layer): string {
-    const bias = this.biases.get(layer.name)!;
-    return layer.kind === 'conv' ? this.g.op('Unsqueeze', [bias, this.g.ints([1, 2])], `${bias}:chw`) : bias;
   }
 
   /** A term's input: the activation, or a z_b bound image (constant, shaped like the activation). */

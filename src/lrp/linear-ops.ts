@@ -12,8 +12,10 @@ import type { OnnxGraphBuilder } from '../onnx/graph-builder.js';
 import type { KernelTransform } from './rules.js';
 
 export interface LinearOps {
-  /** `layer(x, W)` without bias. */
-  apply(x: string, kernel: string): string;
+  /** `layer(x, W)`, plus `bias` (one value per output channel) when given. */
+  apply(x: string, kernel: string, bias?: string): string;
+  /** Output channels (units) of the layer: the length of a bias for {@link apply}. */
+  readonly outChannels: number;
   /**
    * `layerᵀ(s, W_k)` for several kernels at once, stacked along the channel axis of the
    * result: (N, K·C_in, …). One op for all terms of a rule instead of one per term.
@@ -47,7 +49,8 @@ export function convOps(g: OnnxGraphBuilder, layer: ConvLayer, inShape: Shape): 
   const [pt, pb, pl, pr] = layer.pads;
   const stride1 = layer.strides[0] === 1 && layer.strides[1] === 1;
   return {
-    apply: (x, kernel) => conv(g, x, kernel, layer, inShape, `${layer.name}/z`),
+    apply: (x, kernel, bias) => conv(g, x, kernel, layer, inShape, `${layer.name}/z`, bias),
+    outChannels: layer.filters,
     adjoint(s, kernels) {
       if (stride1) {
         // The adjoint of a stride-1 conv is a conv with the kernel's in/out swapped and
@@ -66,7 +69,8 @@ export function convOps(g: OnnxGraphBuilder, layer: ConvLayer, inShape: Shape): 
 /** Linear ops of a dense layer; kernels are (in, out). */
 export function denseOps(g: OnnxGraphBuilder, layer: DenseLayer): LinearOps {
   return {
-    apply: (x, kernel) => g.op('MatMul', [x, kernel], `${layer.name}/z`),
+    apply: (x, kernel, bias) => (bias ? g.op('Gemm', [x, kernel, bias], `${layer.name}/z`) : g.op('MatMul', [x, kernel], `${layer.name}/z`)),
+    outChannels: layer.units,
     adjoint(s, kernels) {
       const transposed = kernels.map((k) => g.op('Transpose', [k], `${k}:T`, { perm: [1, 0] }));
       const kernel = transposed.length === 1 ? transposed[0]! : g.op('Concat', transposed, `${layer.name}/adjoint_kernel`, { axis: 1 });
@@ -85,15 +89,20 @@ export function windowSumOps(g: OnnxGraphBuilder, layer: MaxPoolLayer, inShape: 
   const ones = g.floatTensor(`${layer.name}/ones`, new Float32Array(channels * kh * kw).fill(1), [channels, 1, kh, kw]);
   const geometry = { kernel: layer.pool, strides: layer.strides, pads: layer.pads, groups: channels } as const;
   return {
-    apply: (x) => conv(g, x, ones, geometry, inShape, `${layer.name}/z`),
+    apply: (x, _kernel, bias) => conv(g, x, ones, geometry, inShape, `${layer.name}/z`, bias),
+    outChannels: channels,
     adjoint: (s) => convTranspose(g, s, ones, geometry, inShape, layer.outputShape, `${layer.name}/adjoint`),
   };
 }
 
 /** Global average pooling as a sum over positions; relevance (N, C) arrives flattened. */
-export function globalSumOps(g: OnnxGraphBuilder, layer: Layer): LinearOps {
+export function globalSumOps(g: OnnxGraphBuilder, layer: Layer, inShape: Shape): LinearOps {
   return {
-    apply: (x) => g.op('Flatten', [g.op('ReduceSum', [x, g.ints([2, 3])], `${layer.name}/z4`, { keepdims: 1 })], `${layer.name}/z`, { axis: 1 }),
+    apply(x, _kernel, bias) {
+      const z = g.op('ReduceSum', [x, g.ints([2, 3])], `${layer.name}/z`, { keepdims: 0 });
+      return bias ? g.op('Add', [z, bias], `${layer.name}/z_biased`) : z;
+    },
+    outChannels: inShape[0]!,
     // s is (N, C); as (N, C, 1, 1) it broadcasts over the positions it was summed from.
     adjoint: (s) => g.op('Unsqueeze', [s, g.ints([2, 3])], `${layer.name}/adjoint`),
   };
