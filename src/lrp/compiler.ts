@@ -9,6 +9,7 @@
 import type { ConvLayer, Layer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
 import { BATCH, emitClassifier, inputShape, IO, outputUnits } from '../onnx/classifier.js';
+import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
 import { assignRules } from './composite.js';
@@ -37,7 +38,7 @@ const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxP
 export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32'): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision);
-  const compiler = new RelevanceCompiler(graph, classifier.g, classifier.forward.outputs, classifier.forward.kernels, classifier.forward.biases, rules, config);
+  const compiler = new RelevanceCompiler(graph, classifier.g, classifier.forward, rules, config);
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
@@ -49,15 +50,19 @@ class RelevanceCompiler {
   private readonly traceSums: string[] = [];
   private readonly traceNames: string[] = [];
 
+  /** Forward tensors of every layer, kernels and biases (ONNX layout). */
+  private readonly outputs: ReadonlyMap<string, string>;
+  private readonly kernels: ReadonlyMap<string, string>;
+  private readonly biases: ReadonlyMap<string, string>;
+
   constructor(
     private readonly graph: ModelGraph,
     private readonly g: OnnxGraphBuilder,
-    private readonly outputs: ReadonlyMap<string, string>,
-    private readonly kernels: ReadonlyMap<string, string>,
-    private readonly biases: ReadonlyMap<string, string>,
+    forward: ForwardGraph,
     private readonly rules: ReadonlyMap<string, Rule>,
     private readonly config: LrpConfig,
   ) {
+    ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
     for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
   }
 
