@@ -1,7 +1,6 @@
 /**
  * `--weights` → what LrpResNet50.load takes. The ImageNet file is fetched here rather than by
- * the library's loader so that the CLI can show a download bar and honour a mirror URL
- * (`RESNET_LRP_WEIGHTS_URL`), which also lets tests point the download at a closed port.
+ * the library's loader so that the CLI can show a download bar before the model loads.
  */
 import { stat } from 'node:fs/promises';
 import type { WeightsSource } from '../lrp-resnet50.js';
@@ -11,9 +10,6 @@ import { RESNET50_FILE_NAMES } from '../weights/imagenet.js';
 import type { WeightsChoice } from './explain-options.js';
 import { createProgressWriter, type ProgressStream } from './progress-bar.js';
 import { UsageError } from './usage.js';
-
-/** Environment variable replacing Keras' download base URL for the ImageNet weights. */
-export const WEIGHTS_URL_ENV = 'RESNET_LRP_WEIGHTS_URL';
 
 /** Weights ready to load, and how to describe them. */
 export interface ResolvedWeights {
@@ -47,11 +43,10 @@ export async function resolveWeights(
     }
     case 'imagenet': {
       const bar = io.quiet ? undefined : createProgressWriter(io.stderr, { label: RESNET50_FILE_NAMES.top });
-      const baseUrl = io.env[WEIGHTS_URL_ENV] || undefined;
       try {
         const path = await ensureImageNetWeights({
           cacheDir: weightsCacheDir(io.env),
-          ...(baseUrl ? { baseUrl } : {}),
+          env: io.env,
           ...(bar ? { onProgress: (p: { received: number; total?: number }) => bar.update(p) } : {}),
         });
         return { source: path, label: 'imagenet', meaningful: true };

@@ -12,7 +12,7 @@ import https from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { weightsCacheDir } from './cache.js';
-import { resnet50WeightsFile, type ExpectedHash, type HashAlgorithm, type ImageNetVariant, type WeightsFile } from './imagenet.js';
+import { resnet50WeightsFile, WEIGHTS_URL_ENV, type ExpectedHash, type HashAlgorithm, type ImageNetVariant, type WeightsFile } from './imagenet.js';
 
 /** Bytes received so far (including any resumed prefix) and the full size when the server told it. */
 export interface DownloadProgress {
@@ -309,8 +309,10 @@ export interface EnsureWeightsOptions extends Omit<DownloadOptions, 'expectedHas
 export interface EnsureImageNetWeightsOptions extends EnsureWeightsOptions {
   /** With (`top`, default) or without (`notop`) the classifier. */
   readonly variant?: ImageNetVariant;
-  /** Replaces Keras' download base URL (a mirror, or a local server in tests). */
+  /** Replaces Keras' download base URL (a mirror, or a local server in tests); default `$RESNET_LRP_WEIGHTS_URL`. */
   readonly baseUrl?: string;
+  /** Where `RESNET_LRP_WEIGHTS_URL` is read from (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -318,7 +320,8 @@ export interface EnsureImageNetWeightsOptions extends EnsureWeightsOptions {
  * See {@link ensureWeightsFile}.
  */
 export function ensureImageNetWeights(options: EnsureImageNetWeightsOptions = {}): Promise<string> {
-  return ensureWeightsFile(resnet50WeightsFile(options.variant ?? 'top', options.baseUrl), options);
+  const baseUrl = options.baseUrl ?? ((options.env ?? process.env)[WEIGHTS_URL_ENV] || undefined);
+  return ensureWeightsFile(resnet50WeightsFile(options.variant ?? 'top', baseUrl), options);
 }
 
 /**

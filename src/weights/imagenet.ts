@@ -34,6 +34,9 @@ export interface WeightsFile {
 export type ImageNetVariant = 'top' | 'notop';
 
 /** Keras' download base for the ResNet family (the URL may redirect). */
+/** Environment variable replacing {@link KERAS_RESNET_BASE_URL} (a mirror, or a local server in tests). */
+export const WEIGHTS_URL_ENV = 'RESNET_LRP_WEIGHTS_URL';
+
 export const KERAS_RESNET_BASE_URL = 'https://storage.googleapis.com/tensorflow/keras-applications/resnet/';
 
 /** File names Keras uses for ResNet50 ImageNet weights. */
