@@ -149,6 +149,11 @@ export function expectedParamShapes(graph: ModelGraph, layer: Layer): Record<str
   }
 }
 
+/** Output length of a windowed op (conv, pool) along one axis: ⌊(size + pads − k) / stride⌋ + 1. */
+export function windowOutputSize(size: number, k: number, stride: number, padBefore: number, padAfter: number): number {
+  return Math.floor((size + padBefore + padAfter - k) / stride) + 1;
+}
+
 /** Finds a layer by name or throws an error that names it. */
 export function layerByName(graph: ModelGraph, name: string): Layer {
   const layer = graph.layers.find((l) => l.name === name);

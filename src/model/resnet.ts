@@ -3,7 +3,7 @@
  * biased convs) and the torchvision layout (stride on the 3×3, no conv bias), with
  * bottleneck or basic blocks; the named presets below are the architectures users ask for.
  */
-import type { Layer, ModelGraph, Shape } from './graph.js';
+import { windowOutputSize, type Layer, type ModelGraph, type Shape } from './graph.js';
 
 /** Keras' BatchNormalization epsilon in `keras.applications.resnet`. */
 export const KERAS_BN_EPSILON = 1.001e-5;
@@ -155,10 +155,6 @@ class GraphBuilder {
   }
 }
 
-function windowOut(size: number, k: number, stride: number, padBefore: number, padAfter: number): number {
-  return Math.floor((size + padBefore + padAfter - k) / stride) + 1;
-}
-
 function outputShapeOf(layer: LayerWithoutShape, inputs: Shape[]): Shape {
   const [c, h, w] = inputs[0] ?? [];
   switch (layer.kind) {
@@ -169,14 +165,14 @@ function outputShapeOf(layer: LayerWithoutShape, inputs: Shape[]): Shape {
     case 'conv':
       return [
         layer.filters,
-        windowOut(h!, layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[1]),
-        windowOut(w!, layer.kernel[1], layer.strides[1], layer.pads[2], layer.pads[3]),
+        windowOutputSize(h!, layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[1]),
+        windowOutputSize(w!, layer.kernel[1], layer.strides[1], layer.pads[2], layer.pads[3]),
       ];
     case 'maxPool':
       return [
         c!,
-        windowOut(h!, layer.pool[0], layer.strides[0], layer.pads[0], layer.pads[1]),
-        windowOut(w!, layer.pool[1], layer.strides[1], layer.pads[2], layer.pads[3]),
+        windowOutputSize(h!, layer.pool[0], layer.strides[0], layer.pads[0], layer.pads[1]),
+        windowOutputSize(w!, layer.pool[1], layer.strides[1], layer.pads[2], layer.pads[3]),
       ];
     case 'batchNorm':
     case 'relu':

@@ -4,6 +4,7 @@
  * for either, so in float64 a conv is written as patch extraction (strided Slices) and a
  * MatMul, and a transposed conv as zero-insertion, padding and a conv with the flipped kernel.
  */
+import { windowOutputSize } from '../model/graph.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
 
 /** Geometry of a convolution; pads are `[top, bottom, left, right]`. */
@@ -18,11 +19,6 @@ export interface ConvGeometry {
 /** ONNX pads `[top, left, bottom, right]` from our `[top, bottom, left, right]`. */
 export function onnxPads(pads: readonly [number, number, number, number]): number[] {
   return [pads[0], pads[2], pads[1], pads[3]];
-}
-
-/** Output size of a windowed op along one axis. */
-export function windowOutputSize(size: number, k: number, stride: number, before: number, after: number): number {
-  return Math.floor((size + before + after - k) / stride) + 1;
 }
 
 /**

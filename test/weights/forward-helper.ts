@@ -2,7 +2,7 @@
  * A plain-JS reference forward pass over a {@link ModelGraph} (one image, NCHW, float64),
  * slow but obviously correct, so weight tests can check values end to end without ONNX.
  */
-import { readFile } from 'node:fs/promises';
+import { readNpy } from '../../src/image/npy.js';
 import type { Layer, ModelGraph } from '../../src/model/graph.js';
 import type { ModelWeights } from '../../src/weights/types.js';
 
@@ -128,17 +128,10 @@ function apply(layer: Layer, xs: Tensor[], p: Readonly<Record<string, { data: Fl
   }
 }
 
-/** Reads a little-endian float32 `.npy` file (format v1/v2, C order). */
+/** Reads a float32 `.npy` file through the library's reader. */
 export async function readNpyF32(path: string): Promise<{ data: Float32Array; shape: number[] }> {
-  const bytes = await readFile(path);
-  const major = bytes[6]!;
-  const headerLength = major === 1 ? bytes.readUInt16LE(8) : bytes.readUInt32LE(8);
-  const start = (major === 1 ? 10 : 12) + headerLength;
-  const header = bytes.subarray(major === 1 ? 10 : 12, start).toString('latin1');
-  if (!header.includes("'<f4'") || header.includes("'fortran_order': True")) throw new Error(`${path}: not a C-order <f4 array`);
-  const shape = [...header.match(/'shape': \(([^)]*)\)/)![1]!.matchAll(/\d+/g)].map((m) => Number(m[0]));
-  const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + bytes.length));
-  return { data, shape };
+  const { data, shape } = await readNpy(path);
+  return { data: Float32Array.from(data), shape };
 }
 
 /** NHWC `(1, H, W, C)` image data → a `[C, H', W']` tensor, nearest-neighbour resampled to `size`. */
