@@ -10,7 +10,7 @@ import { renderFigure, type HeatmapStyle } from './image/figure.js';
 import { loadImage, type FitMode, type LoadedImage } from './image/load.js';
 import { quantizeHeat } from './image/quantize.js';
 import { LrpResNet50, type LoadOptions, type LrpResult } from './lrp-resnet50.js';
-import { imagenetLabels, topK, type ClassScore } from './model/labels.js';
+import { classNames, topK, type ClassScore } from './model/labels.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 
 export interface AnalyzeOptions {
@@ -72,8 +72,8 @@ export async function analyzeImage(image: string | Uint8Array | LoadedImage, opt
   const [, size] = model.info.inputShape;
   const loaded = isLoaded(image) ? image : await loadImage(image, { size, fit: options.fit });
   const lrp = await model.computeLrp(loaded.input, { classIndex: options.classIndex, debug: true });
-  const labels = model.info.classes === 1000 ? imagenetLabels() : undefined;
-  const nameOf = (i: number) => labels?.[i] ?? `class ${i}`;
+  const labels = classNames(model.info.classes);
+  const nameOf = (i: number) => labels[i]!;
   const top5 = topK(lrp.probabilities, 5, labels);
   const map = options.quantize ? quantizeHeat(lrp.attribution.data, options.quantize) : lrp.attribution.data;
   const result: AnalyzeResult = {

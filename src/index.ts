@@ -21,7 +21,7 @@ export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';
 export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
 export type { Layer, LayerParams, ModelGraph, ParamTensor } from './model/graph.js';
-export { imagenetLabels, topK, type ClassScore } from './model/labels.js';
+export { classNames, imagenetLabels, topK, type ClassScore } from './model/labels.js';
 export { loadImage, type LoadedImage, type LoadImageOptions, type FitMode } from './image/load.js';
 export { caffePreprocess, caffeInputBounds, CAFFE_MEAN_BGR } from './image/preprocess.js';
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from './image/quantize.js';

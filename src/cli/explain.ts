@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { figureTitle } from '../analyze.js';
 import { loadImage, type LoadedImage } from '../image/load.js';
 import { LrpResNet50, type LrpResult } from '../lrp-resnet50.js';
-import { IMAGENET_CLASS_COUNT, imagenetLabels, topK } from '../model/labels.js';
+import { classNames, IMAGENET_CLASS_COUNT, topK } from '../model/labels.js';
 import { EXPLAIN_COMMAND, IMAGE_EXTENSIONS, parseExplainArgs, type ExplainSettings } from './explain-options.js';
 import { createImageProgress } from './image-progress.js';
 import { assignOutputNames, expandInputs, type InputFile } from './inputs.js';
@@ -119,7 +119,7 @@ async function explainAll(
     progress.advance(job.input.name);
   };
   const classes = model.info.classes;
-  const names = classes === IMAGENET_CLASS_COUNT ? imagenetLabels() : Array.from({ length: classes }, (_, i) => `class ${i}`);
+  const names = classNames(classes);
   const [, size] = model.info.inputShape;
 
   type Decoded = { job: Job; image: LoadedImage }[];

@@ -44,6 +44,14 @@ export function imagenetLabels(): readonly string[] {
   return cached;
 }
 
+/**
+ * Names for a classifier with `classes` outputs: the ImageNet names for 1000 classes,
+ * `class 0`, `class 1`, … for any other head (e.g. a custom head on notop weights).
+ */
+export function classNames(classes: number): readonly string[] {
+  return classes === IMAGENET_CLASS_COUNT ? imagenetLabels() : Array.from({ length: classes }, (_, i) => `class ${i}`);
+}
+
 /** One entry of a {@link topK} ranking. */
 export interface ClassScore {
   classIndex: number;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { IMAGENET_CLASS_COUNT, imagenetLabels, topK } from '../../src/model/labels.js';
+import { classNames, IMAGENET_CLASS_COUNT, imagenetLabels, topK } from '../../src/model/labels.js';
 
 describe('imagenetLabels', () => {
   it('has the 1000 class names in Keras order', () => {
@@ -49,4 +49,9 @@ describe('topK', () => {
     assert.throws(() => topK(p, 1.5, ['a', 'b', 'c']), /k must be a positive integer/);
     assert.throws(() => topK(p, 1, ['a', 'b']), /3 classes but only 2 labels/);
   });
+});
+
+it('classNames: ImageNet names for 1000 classes, generic names for another head', () => {
+  assert.equal(classNames(1000), imagenetLabels());
+  assert.deepEqual(classNames(3), ['class 0', 'class 1', 'class 2']);
 });
