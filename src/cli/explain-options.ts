@@ -6,7 +6,7 @@
 import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
 import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
-import { PRESETS, resolveLrpOptions, type LrpOptions, type PresetName } from '../lrp/presets.js';
+import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
@@ -143,8 +143,8 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
   const rules: LrpOptions = {
     ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
     ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
-    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), ['ratio', 'symmetric'] as const) } : {}),
-    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), ['logit', 'softmax'] as const) } : {}),
+    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), SPLIT_MODES) } : {}),
+    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), START_MODES) } : {}),
     ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
     ...(epsilon !== undefined ? { epsilon } : {}),
   };

@@ -6,9 +6,11 @@ import { caffeInputBounds } from '../image/preprocess.js';
 import { describeRule, resolveRule, type Rule, type RuleSpec } from './rules.js';
 
 /** How relevance is divided among the inputs of an addition (a skip connection). */
-export type SplitMode = 'ratio' | 'symmetric';
+export const SPLIT_MODES = ['ratio', 'symmetric'] as const;
+export type SplitMode = (typeof SPLIT_MODES)[number];
 /** What relevance the target class starts with. */
-export type StartMode = 'logit' | 'softmax';
+export const START_MODES = ['logit', 'softmax'] as const;
+export type StartMode = (typeof START_MODES)[number];
 
 /** Which rule goes where: by kind, by the first conv (reading the image), or by layer name. */
 export interface RuleAssignments {
@@ -93,9 +95,9 @@ export function resolveLrpOptions(options: LrpOptions = {}): LrpConfig {
   const preset: Preset | undefined = (PRESETS as Record<string, Preset>)[presetName];
   if (!preset) throw new Error(`unknown LRP preset "${presetName}" (choose one of ${Object.keys(PRESETS).join(', ')})`);
   const split = options.split ?? preset.split;
-  if (split !== 'ratio' && split !== 'symmetric') throw new Error(`split must be "ratio" or "symmetric", got "${split}"`);
+  if (!SPLIT_MODES.includes(split)) throw new Error(`split must be "ratio" or "symmetric", got "${split}"`);
   const start = options.start ?? preset.start;
-  if (start !== 'logit' && start !== 'softmax') throw new Error(`start must be "logit" or "softmax", got "${start}"`);
+  if (!START_MODES.includes(start)) throw new Error(`start must be "logit" or "softmax", got "${start}"`);
   const epsilon = options.epsilon ?? preset.epsilon;
   if (!Number.isFinite(epsilon) || epsilon <= 0) throw new Error(`epsilon (the stabilizer) must be a finite number > 0, got ${epsilon}`);
   const inputBounds = options.inputBounds ?? caffeInputBounds();
