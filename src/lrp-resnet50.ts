@@ -163,23 +163,26 @@ export class LrpResNet50 {
 
   /** Explains one image: relevance of the target class at every input value. */
   async computeLrp(input: ModelInput, options: LrpCallOptions = {}): Promise<LrpResult> {
-    const { count } = this.inputTensor(input);
-    if (count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${count}: use computeLrpBatch`);
-    const [result] = await this.computeLrpBatch(input, { classIndices: [options.classIndex], debug: options.debug });
+    const batch = this.inputTensor(input);
+    if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
+    const [result] = await this.explain(batch, [options.classIndex], options.debug ?? false);
     return result!;
   }
 
   /** Explains a batch in one run; every image may have its own target class. */
   async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
-    const { tensor, count } = this.inputTensor(input);
-    const targets = options.classIndices ?? [];
+    return this.explain(this.inputTensor(input), options.classIndices ?? [], options.debug ?? false);
+  }
+
+  /** One run of the explainer on an already validated batch. */
+  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly (number | undefined)[], debug: boolean): Promise<LrpResult[]> {
     if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
     const out = (await this.session.run({
       [BATCH_INPUT_NAMES.input]: tensor,
       [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [count]),
     })) as RawOutputs;
-    return readOutputs(out, count, this.info, this.compiled.traceNames, options.debug ?? false);
+    return readOutputs(out, count, this.info, this.compiled.traceNames, debug);
   }
 
   /** Releases the onnxruntime sessions. */

@@ -2,7 +2,7 @@
  * The classifier part shared by every model we compile: the NHWC image batch input, the
  * forward pass, and the logits / probabilities outputs.
  */
-import type { ModelGraph } from '../model/graph.js';
+import { layerByName, type ModelGraph } from '../model/graph.js';
 import type { ModelWeights } from '../weights/types.js';
 import { emitForward, type ForwardGraph } from './forward.js';
 import { OnnxGraphBuilder, type Precision } from './graph-builder.js';
@@ -61,11 +61,11 @@ export function compileForwardModel(graph: ModelGraph, weights: ModelWeights, pr
 
 /** (C, H, W) of the model input. */
 export function inputShape(graph: ModelGraph): [number, number, number] {
-  const layer = graph.layers.find((l) => l.name === graph.input)!;
+  const layer = layerByName(graph, graph.input);
   return layer.outputShape as [number, number, number];
 }
 
 /** Number of classes (units of the output layer). */
 export function outputUnits(graph: ModelGraph): number {
-  return graph.layers.find((l) => l.name === graph.output)!.outputShape[0]!;
+  return layerByName(graph, graph.output).outputShape[0]!;
 }

@@ -3,7 +3,7 @@
  * Each layer kind maps to one standard op; onnxruntime's optimizer fuses Conv+BN+ReLU, so we
  * keep the graph literal instead of folding by hand, and the LRP pass can use the raw kernels.
  */
-import type { ConvLayer, Layer, ModelGraph, ParamTensor } from '../model/graph.js';
+import { layerByName, type ConvLayer, type Layer, type ModelGraph, type ParamTensor } from '../model/graph.js';
 import type { ModelWeights } from '../weights/types.js';
 import { conv, onnxPads } from './conv.js';
 import type { OnnxGraphBuilder } from './graph-builder.js';
@@ -42,7 +42,7 @@ export function emitForward(g: OnnxGraphBuilder, graph: ModelGraph, weights: Mod
   const outputs = new Map<string, string>();
   const kernels = new Map<string, string>();
   const biases = new Map<string, string>();
-  const shapeOf = (name: string) => graph.layers.find((l) => l.name === name)!.outputShape;
+  const shapeOf = (name: string) => layerByName(graph, name).outputShape;
   const param = (layer: Layer, name: string): ParamTensor => {
     const p = weights.get(layer.name)?.[name];
     if (!p) throw new Error(`no weights for layer ${layer.name} (${name})`);
