@@ -7,9 +7,10 @@ import sharp, { type Sharp } from 'sharp';
 import { loadImage } from '../../src/image/load.js';
 import { decodeNpy } from '../../src/image/npy.js';
 import { CAFFE_MEAN_BGR, caffePreprocess } from '../../src/image/preprocess.js';
+import { FIXTURE_DIR, SAMPLES_DIR } from '../support/fixture.js';
 
-const FIXTURES = resolve('../shared/fixtures/resnet50-w8');
-const SAMPLES = resolve('../shared/samples');
+const FIXTURES = FIXTURE_DIR;
+const SAMPLES = SAMPLES_DIR;
 
 /** Raw RGB(A) bytes → an encoder of the caller's choice. */
 function raw(pixels: number[], width: number, height: number, channels: 1 | 2 | 3 | 4): Sharp {

@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/image/npy.js';
+import { FIXTURE_DIR } from '../support/fixture.js';
 
-const FIXTURES = resolve('../shared/fixtures/resnet50-w8');
+const FIXTURES = FIXTURE_DIR;
 
 /** Builds an .npy file by hand (independently of encodeNpy). */
 function handMade(header: string, payload: Uint8Array, version = 1): Uint8Array {

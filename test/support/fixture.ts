@@ -1,4 +1,4 @@
-/** Paths and readers for the shared reference fixture (`../shared/fixtures/resnet50-w8`). */
+/** Paths and readers for the reference fixtures copied into `test/fixtures/` (see its README). */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeNpy } from '../../src/image/npy.js';
@@ -6,8 +6,13 @@ import type { LrpOptions } from '../../src/lrp/presets.js';
 
 /** The repository root (tests run from there, compiled under dist/). */
 export const REPO_ROOT = resolve(new URL('../../../', import.meta.url).pathname);
-export const FIXTURE_DIR = resolve(REPO_ROOT, '../shared/fixtures/resnet50-w8');
-export const FIXTURE_WEIGHTS = join(FIXTURE_DIR, 'weights.h5');
+/** Every reference fixture lives here; nothing outside the repository is read. */
+export const FIXTURES_ROOT = resolve(REPO_ROOT, 'test/fixtures');
+export const FIXTURE_DIR = join(FIXTURES_ROOT, 'resnet50-w8');
+/** The narrow Keras ResNet50 of the fixture, bundled as the package's reference model. */
+export const FIXTURE_WEIGHTS = resolve(REPO_ROOT, 'assets/models/resnet50-w8.h5');
+/** The bundled sample photos. */
+export const SAMPLES_DIR = resolve(REPO_ROOT, 'assets/samples');
 
 export interface FixtureConfig {
   config: { init: 'logit' | 'softmax'; dense: 'zplus' | 'epsilon'; conv: 'zplus' | 'gamma'; gamma?: number; first: 'zb' | 'zplus'; split: 'ratio' | 'symmetric'; eps: number };

@@ -11,12 +11,11 @@ import h5wasm from 'h5wasm/node';
 import type { Group, LIBVER_BOUNDS } from 'h5wasm/node';
 import type { ModelGraph, ParamTensor } from '../../src/model/graph.js';
 import type { ModelWeights } from '../../src/weights/types.js';
+import { FIXTURE_DIR, FIXTURE_WEIGHTS as FIXTURE_H5 } from '../support/fixture.js';
 
 /** The repo root, from this file's compiled location `dist/test/weights/`. */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-/** The ResNet50/8 fixture directory (`../shared/fixtures/resnet50-w8` from the repo root). */
-export const FIXTURE_DIR = join(REPO_ROOT, '../shared/fixtures/resnet50-w8');
-export const FIXTURE_H5 = join(FIXTURE_DIR, 'weights.h5');
+export { FIXTURE_DIR, FIXTURE_H5 };
 export const FIXTURE_PNG = join(FIXTURE_DIR, 'input_224.png');
 
 /** One layer as Keras writes it: name and weights in Keras order, by short name. */
