@@ -1,6 +1,7 @@
 /**
- * The classifier part shared by every model we compile: the NHWC image batch input, the
- * forward pass, and the logits / probabilities outputs.
+ * The classifier part shared by every model we compile: the image batch input (in the
+ * layout of the model's input description), the forward pass, and the logits /
+ * probabilities outputs.
  */
 import { layerByName, type ModelGraph } from '../model/graph.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -9,7 +10,7 @@ import { OnnxGraphBuilder, type Precision } from './graph-builder.js';
 
 /** Input and output names of compiled models: the runtime feeds and reads these. */
 export const IO = {
-  /** (N, H, W, C) float32, preprocessed as the model expects (caffe: BGR, mean subtracted). */
+  /** (N, H, W, C) or (N, C, H, W) float32 (the model's layout), preprocessed as the model expects. */
   input: 'input',
   /** (N) int64 class per image; −1 means "the predicted class". */
   target: 'target',
@@ -19,7 +20,7 @@ export const IO = {
   explainedClass: 'explained_class',
   /** (N) float32: the relevance the target class started with. */
   startRelevance: 'start_relevance',
-  /** (N, H, W, C) float32: relevance per input value, model channel order. */
+  /** Relevance per input value, in the model's layout and channel order (like `input`). */
   relevance: 'relevance',
   /** (N, H, W) float32: relevance summed over channels. */
   attribution: 'attribution',
@@ -42,9 +43,9 @@ export interface ClassifierGraph {
 /** Starts a model: input, forward pass, logits and probabilities declared as outputs. */
 export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32'): ClassifierGraph {
   const g = new OnnxGraphBuilder(name, precision);
-  const [c, h, w] = inputShape(graph);
-  g.input(IO.input, 'float32', [BATCH, h, w, c]);
-  const image = g.castIn(g.op('Transpose', [IO.input], 'image_nchw', { perm: [0, 3, 1, 2] }));
+  g.input(IO.input, 'float32', [BATCH, ...inputDims(graph)]);
+  const nchw = graph.inputDescription.layout === 'NCHW' ? IO.input : g.op('Transpose', [IO.input], 'image_nchw', { perm: [0, 3, 1, 2] });
+  const image = g.castIn(nchw);
   const forward = emitForward(g, graph, weights, image);
   const classes = outputUnits(graph);
   const logits = forward.outputs.get(graph.output)!;
@@ -63,6 +64,12 @@ export function compileForwardModel(graph: ModelGraph, weights: ModelWeights, pr
 export function inputShape(graph: ModelGraph): [number, number, number] {
   const layer = layerByName(graph, graph.input);
   return layer.outputShape as [number, number, number];
+}
+
+/** Dimensions of one input image in the model's layout: (C, H, W) for NCHW, (H, W, C) for NHWC. */
+export function inputDims(graph: ModelGraph): [number, number, number] {
+  const [c, h, w] = inputShape(graph);
+  return graph.inputDescription.layout === 'NCHW' ? [c, h, w] : [h, w, c];
 }
 
 /** Number of classes (units of the output layer). */
