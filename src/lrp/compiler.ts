@@ -29,8 +29,10 @@ export interface CompiledExplainer {
   readonly rules: ReadonlyMap<string, Rule>;
 }
 
-/** Name of the first trace entry: the start relevance at the output. */
-export const START_TRACE_NAME = 'predictions:out';
+/** Name of the first trace entry, the start relevance at the output (`predictions:out` for Keras). */
+export function startTraceName(graph: ModelGraph): string {
+  return `${graph.output}:out`;
+}
 
 /** Layer kinds traced on their own when outside a group (a residual block). */
 const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
@@ -82,7 +84,7 @@ class RelevanceCompiler {
     const startScores = this.config.start === 'logit' ? logits : probabilities;
     const start = g.op('Mul', [oneHot, startScores], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
-    this.traceNames.push(START_TRACE_NAME);
+    this.traceNames.push(startTraceName(graph));
     this.traceSums.push(startSum);
     this.relevance.set(graph.output, [start]);
 
