@@ -31,7 +31,10 @@ export interface ExplainSettings {
   readonly formats: readonly OutputFormat[];
   readonly includeMap: boolean;
   readonly batch: number;
-  readonly fit: FitMode;
+  /** How images are fitted; undefined: the model's own policy (Keras resize, torchvision 256 + centre crop). */
+  readonly fit?: FitMode;
+  /** A JSON file with the class names (an array of strings, one per model output). */
+  readonly labels?: string;
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -61,17 +64,19 @@ export const EXPLAIN_COMMAND: CommandSpec = {
   name: 'explain',
   usage: 'explain [options] <image|folder>...',
   summary:
-    'Classifies each image with ResNet50 and explains the prediction (or --class) with LRP.\n' +
+    'Classifies each image with a ResNet and explains the prediction (or --class) with LRP.\n' +
     `Folders are expanded, not recursively, to the images in them\n(${IMAGE_EXTENSIONS.join(' ')}, any case), sorted by name.`,
   options: [
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
-      description: 'imagenet: the Keras ImageNet weights (downloaded once into the cache); a Keras .h5 file; random: seeded random weights (NOT meaningful, for testing)' },
+      description: 'imagenet: the Keras ImageNet ResNet50 (downloaded once into the cache); a Keras .h5 file; a torchvision-style ResNet exported to .onnx; random: seeded random weights (NOT meaningful, for testing)' },
+    { name: 'labels', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
+      description: 'class names: a JSON array of strings, one per model output' },
     { name: 'class', type: 'string', value: '<index>', default: 'the predicted class', group: MODEL,
       description: 'class to explain for every image, 0..classes-1' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL,
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
-    { name: 'fit', type: 'string', value: '<resize|center-crop>', default: 'resize', group: MODEL,
-      description: 'how an image is fitted to 224×224' },
+    { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
+      description: 'how an image is fitted to the model input (224×224)' },
     { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
       description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
@@ -159,6 +164,8 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
   const quantize = str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, 'an integer ≥ 2 (levels)');
   const formats = parseFormats(v.format as string[] | undefined);
   const classIndex = str('class') === undefined ? undefined : integer('class', str('class')!, 0, 'a class index ≥ 0');
+  const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FITS);
+  if (str('labels') === '') fail('--labels needs a file: a JSON array of class names');
 
   return {
     help: false,
@@ -175,7 +182,8 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       formats,
       includeMap: flag('include-map'),
       batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
-      fit: oneOf('fit', str('fit') ?? 'resize', FITS),
+      ...(fit !== undefined ? { fit } : {}),
+      ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       resume: flag('resume'),
       json: flag('json'),
       quiet: flag('quiet'),

@@ -8,7 +8,7 @@
  */
 import type { ConvLayer, Layer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
-import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits } from '../onnx/classifier.js';
+import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
@@ -38,9 +38,9 @@ export function startTraceName(graph: ModelGraph): string {
 const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
 
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
-export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32'): CompiledExplainer {
+export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ClassifierOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
-  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision);
+  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
   const compiler = new RelevanceCompiler(graph, classifier.g, classifier.forward, rules, config);
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
   return { model: classifier.g.toBytes(), traceNames, rules };
