@@ -49,6 +49,10 @@ export interface TorchModel {
   initializers: onnxProto.onnx.ITensorProto[];
   input: { name: string; dims: (number | string)[] };
   output: { name: string; dims: (number | string)[] };
+  /** More declared graph outputs (torch writes one). */
+  extraOutputs?: { name: string; dims: (number | string)[] }[];
+  /** Element type of the input (default FLOAT). */
+  inputType?: number;
   opset: number;
 }
 
@@ -200,9 +204,9 @@ export function torchvisionModel(graph: ModelGraph, weights: ModelWeights, optio
 
 /** Serializes a model (IR version 7, as torch 1.13 writes). */
 export function encodeModel(m: TorchModel): Uint8Array {
-  const valueInfo = (v: { name: string; dims: (number | string)[] }) => ({
+  const valueInfo = (v: { name: string; dims: (number | string)[] }, elemType = FLOAT) => ({
     name: v.name,
-    type: { tensorType: { elemType: FLOAT, shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: { tensorType: { elemType, shape: { dim: v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
   });
   const model = onnx.ModelProto.create({
     irVersion: 7,
@@ -213,8 +217,8 @@ export function encodeModel(m: TorchModel): Uint8Array {
       name: 'main_graph',
       node: m.nodes.map((n) => ({ name: n.name, opType: n.op, input: n.inputs, output: n.outputs, attribute: Object.entries(n.attributes ?? {}).map(([k, v]) => attribute(k, v)) })),
       initializer: m.initializers,
-      input: [valueInfo(m.input)],
-      output: [valueInfo(m.output)],
+      input: [valueInfo(m.input, m.inputType)],
+      output: [m.output, ...(m.extraOutputs ?? [])].map((o) => valueInfo(o)),
     },
   });
   return onnx.ModelProto.encode(model).finish();
