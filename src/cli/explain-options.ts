@@ -143,21 +143,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
 
   if (positionals.length === 0) fail('no inputs: give image files or folders');
 
-  const gamma = optionalNumber('gamma', str('gamma'), (x) => x >= 0, 'a number ≥ 0');
-  const epsilon = optionalNumber('epsilon', str('epsilon'), (x) => x > 0, 'a number > 0');
-  const rules: LrpOptions = {
-    ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
-    ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
-    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), SPLIT_MODES) } : {}),
-    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), START_MODES) } : {}),
-    ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
-    ...(epsilon !== undefined ? { epsilon } : {}),
-  };
-  try {
-    resolveLrpOptions(rules); // the library's own checks, so nothing invalid reaches the model
-  } catch (error) {
-    fail((error as Error).message);
-  }
+  const rules = parseRuleOptions(str);
 
   const positiveOnly = flag('positive-only');
   const colormap = str('colormap') === undefined ? undefined : (oneOf('colormap', str('colormap'), COLORMAP_NAMES) as ColormapName);
@@ -192,6 +178,32 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
 }
 
 /**
+ * The LRP rule options (`--preset`, `--gamma`, `--split`, `--start`, `--first`, `--epsilon`)
+ * as library options, checked by the library's own validation. Shared with `export`.
+ *
+ * @throws UsageError naming the offending option and value.
+ */
+export function parseRuleOptions(str: (name: string) => string | undefined): LrpOptions {
+  const gamma = optionalNumber('gamma', str('gamma'), (x) => x >= 0, 'a number ≥ 0');
+  const epsilon = optionalNumber('epsilon', str('epsilon'), (x) => x > 0, 'a number > 0');
+  const rules: LrpOptions = {
+    ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
+    ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
+    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), SPLIT_MODES) } : {}),
+    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), START_MODES) } : {}),
+    ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
+    ...(epsilon !== undefined ? { epsilon } : {}),
+  };
+  try {
+    resolveLrpOptions(rules); // the library's own checks, so nothing invalid reaches the model
+  } catch (error) {
+    fail((error as Error).message);
+  }
+
+  return rules;
+}
+
+/**
  * `--quantize` has an optional value, which parseArgs cannot express: a bare `--quantize` (not
  * followed by a number) becomes `--quantize=<default levels>`.
  */
@@ -218,7 +230,8 @@ function expandBareQuantize(argv: readonly string[]): string[] {
   return out;
 }
 
-function parseWeights(value: string | undefined): WeightsChoice {
+/** `--weights` as a choice: imagenet (default), random, or a file (.h5 or .onnx). */
+export function parseWeights(value: string | undefined): WeightsChoice {
   if (value === undefined || value === 'imagenet') return { kind: 'imagenet' };
   if (value === 'random') return { kind: 'random', seed: RANDOM_WEIGHTS_SEED };
   if (value === '') fail('--weights needs a value: imagenet, random or a file path');
