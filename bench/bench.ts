@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: forward + LRP against the plain forward pass of the same runtime, on a
- * full-size ResNet50 with seeded random weights. One JSON line per case on stdout.
+ * full-size Keras ResNet50 with seeded random weights, and on full-size torchvision ResNet50
+ * and ResNet18 read from ONNX files written here (torch-style, BN folded) from seeded random
+ * weights. One JSON line per case on stdout; `BENCH_CASES=4,5` runs only those cases.
  *
  * Each case runs in its own child process so that its peak RSS is its own. Times are medians
  * over alternating blocks of runs (forward ×k, LRP ×k, forward ×k, …), so that load from other
@@ -14,13 +16,20 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { compileExplainer } from '../src/lrp/compiler.js';
 import { resolveLrpOptions, type PresetName } from '../src/lrp/presets.js';
-import { kerasResNet50 } from '../src/model/resnet.js';
+import type { ModelGraph } from '../src/model/graph.js';
+import { TORCHVISION_INPUT } from '../src/model/input.js';
+import { importOnnxResNet } from '../src/model/onnx-import.js';
+import { buildResNet, kerasResNet50, kerasResNetSpec, TORCH_BN_EPSILON } from '../src/model/resnet.js';
+import type { ModelWeights } from '../src/weights/types.js';
+import { torchvisionOnnx } from '../test/support/torch-onnx.js';
 import { compileForwardModel, IO } from '../src/onnx/classifier.js';
 import type { Precision } from '../src/onnx/graph-builder.js';
 import { createSession, ort } from '../src/runtime/session.js';
 import { randomWeights } from '../src/weights/random.js';
 
 interface Case {
+  /** `keras-resnet50` (built in memory) or a torchvision model read from an ONNX file. */
+  model: 'keras-resnet50' | 'onnx-resnet50' | 'onnx-resnet18';
   batch: number;
   preset: PresetName;
   precision: Precision;
@@ -30,16 +39,33 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
-  { batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
-  { batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
-  { batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
+  { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  { model: 'keras-resnet50', batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
+  { model: 'keras-resnet50', batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
+  { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
+  { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
 ];
+
+/** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
+function onnxModel(depth: 18 | 50): { graph: ModelGraph; weights: ModelWeights; fileBytes: number } {
+  const spec = { ...kerasResNetSpec(50), strideOn: 'middle', convBias: false, bnEpsilon: TORCH_BN_EPSILON, input: TORCHVISION_INPUT } as const;
+  const built = buildResNet(depth === 18 ? { ...spec, name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic' } : spec);
+  const bytes = torchvisionOnnx(built, randomWeights(built, 0));
+  const { graph, weights } = importOnnxResNet(bytes);
+  return { graph, weights, fileBytes: bytes.byteLength };
+}
 
 async function runCase(c: Case): Promise<Record<string, unknown>> {
   const t0 = performance.now();
-  const graph = kerasResNet50();
-  const weights = randomWeights(graph, 0);
+  let graph: ModelGraph;
+  let weights: ModelWeights;
+  if (c.model === 'keras-resnet50') {
+    graph = kerasResNet50();
+    weights = randomWeights(graph, 0);
+  } else {
+    ({ graph, weights } = onnxModel(c.model === 'onnx-resnet18' ? 18 : 50));
+  }
   const tWeights = performance.now();
   const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision);
   const tCompile = performance.now();
@@ -48,12 +74,14 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
   const forward = await createSession(compileForwardModel(graph, weights, c.precision));
 
   const input = new Float32Array(c.batch * 224 * 224 * 3);
+  const nchw = graph.inputDescription.layout === 'NCHW';
   let state = 1;
   for (let i = 0; i < input.length; i++) {
     state = (state * 1103515245 + 12345) >>> 0;
-    input[i] = (state / 2 ** 32) * 255 - 120;
+    // Caffe inputs span about ±128, torchvision's normalised ones about ±2.5.
+    input[i] = nchw ? (state / 2 ** 32) * 4.5 - 2.1 : (state / 2 ** 32) * 255 - 120;
   }
-  const feeds = { [IO.input]: new ort.Tensor('float32', input, [c.batch, 224, 224, 3]) };
+  const feeds = { [IO.input]: new ort.Tensor('float32', input, nchw ? [c.batch, 3, 224, 224] : [c.batch, 224, 224, 3]) };
   const target = { [IO.target]: new ort.Tensor('int64', new BigInt64Array(c.batch).fill(-1n), [c.batch]) };
 
   const time = async (run: () => Promise<unknown>) => {
@@ -76,10 +104,12 @@ async function runCase(c: Case): Promise<Record<string, unknown>> {
   const fwd = median(forwardMs);
   const both = median(lrpMs);
   return {
-    case: `resnet50 batch=${c.batch} preset=${c.preset} ${c.precision}`,
+    case: `${c.model} batch=${c.batch} preset=${c.preset} ${c.precision}`,
+    model: c.model,
     batch: c.batch,
     preset: c.preset,
     precision: c.precision,
+    // Keras: random weights; ONNX: random weights, writing the file and importing it.
     random_weights_ms: round(tWeights - t0),
     compile_ms: round(tCompile - tWeights),
     session_ms: round(tSession - tCompile),

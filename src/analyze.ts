@@ -7,20 +7,20 @@
  * ```
  */
 import { renderFigure, type HeatmapStyle } from './image/figure.js';
-import { loadImage, type FitMode, type LoadedImage } from './image/load.js';
+import type { FitMode, LoadedImage } from './image/load.js';
 import { quantizeHeat } from './image/quantize.js';
-import { LrpResNet50, type LoadOptions, type LrpResult } from './lrp-resnet50.js';
-import { classNames, topK, type ClassScore } from './model/labels.js';
+import { LrpResNet, type LoadOptions, type LrpResult } from './lrp-resnet.js';
+import { topK, type ClassScore } from './model/labels.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 
 export interface AnalyzeOptions {
   /** A loaded model, or options to load one (default: ImageNet weights, default rules). */
-  model?: LrpResNet50 | LoadOptions;
+  model?: LrpResNet | LoadOptions;
   /** Class to explain (default: the predicted class). */
   classIndex?: number;
   /** Quantize the returned map to this many levels (the paper's heat quantization); default off. */
   quantize?: number | false;
-  /** How the image is fitted to the model input (default `resize`). */
+  /** How the image is fitted to the model input (default: the model's input description; Keras `resize`). */
   fit?: FitMode;
   /** Write a three-panel figure (original, relevance, overlay) to this PNG path. */
   figure?: string;
@@ -51,15 +51,15 @@ export interface AnalyzeResult {
   figurePath?: string;
 }
 
-const defaultModels = new Map<string, Promise<LrpResNet50>>();
+const defaultModels = new Map<string, Promise<LrpResNet>>();
 
 /** Loads (once per process and options) the model analyzeImage uses when given none. */
-function modelFor(option: AnalyzeOptions['model']): Promise<LrpResNet50> {
-  if (option instanceof LrpResNet50) return Promise.resolve(option);
+function modelFor(option: AnalyzeOptions['model']): Promise<LrpResNet> {
+  if (option instanceof LrpResNet) return Promise.resolve(option);
   const key = JSON.stringify(option ?? {}, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v));
   let model = defaultModels.get(key);
   if (!model) {
-    model = LrpResNet50.load(option ?? {});
+    model = LrpResNet.load(option ?? {});
     defaultModels.set(key, model);
     model.catch(() => defaultModels.delete(key));
   }
@@ -69,10 +69,9 @@ function modelFor(option: AnalyzeOptions['model']): Promise<LrpResNet50> {
 /** Classifies an image and explains the prediction (or `classIndex`) with LRP. */
 export async function analyzeImage(image: string | Uint8Array | LoadedImage, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const model = await modelFor(options.model);
-  const [, size] = model.info.inputShape;
-  const loaded = isLoaded(image) ? image : await loadImage(image, { size, fit: options.fit });
+  const loaded = isLoaded(image) ? image : await model.loadImage(image, options.fit ? { fit: options.fit } : {});
   const lrp = await model.computeLrp(loaded.input, { classIndex: options.classIndex, debug: true });
-  const labels = classNames(model.info.classes);
+  const labels = model.classNames;
   const nameOf = (i: number) => labels[i]!;
   const top5 = topK(lrp.probabilities, 5, labels);
   const map = options.quantize ? quantizeHeat(lrp.attribution.data, options.quantize) : lrp.attribution.data;

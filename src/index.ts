@@ -1,10 +1,13 @@
 /**
- * resnet-lrp: Layer-wise Relevance Propagation for ResNet50 with the conservation-preserving
- * skip-connection split (Otsuki et al., ECCV 2024), compiled into one ONNX graph.
+ * resnet-lrp: Layer-wise Relevance Propagation for ResNets (Keras files, torchvision models
+ * exported to ONNX) with the conservation-preserving skip-connection split (Otsuki et al.,
+ * ECCV 2024), compiled into one ONNX graph.
  */
 export { analyzeImage, figureTitle, type AnalyzeOptions, type AnalyzeResult } from './analyze.js';
 export {
+  LrpResNet,
   LrpResNet50,
+  type ExportOptions,
   type LoadOptions,
   type LrpBatchOptions,
   type LrpCallOptions,
@@ -13,7 +16,7 @@ export {
   type ModelInput,
   type Prediction,
   type WeightsSource,
-} from './lrp-resnet50.js';
+} from './lrp-resnet.js';
 export { PRESETS, DEFAULT_STABILIZER, resolveLrpOptions, describeConfig, type LrpOptions, type LrpConfig, type PresetName, type SplitMode, type StartMode } from './lrp/presets.js';
 export { RULE_DEFAULTS, type Rule, type RuleName, type RuleSpec } from './lrp/rules.js';
 export { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
@@ -21,7 +24,12 @@ export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';
 export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
 export type { Layer, LayerParams, ModelGraph, ParamTensor } from './model/graph.js';
-export { classNames, imagenetLabels, topK, type ClassScore } from './model/labels.js';
+export {
+  CAFFE_INPUT, TORCHVISION_INPUT, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, inputBounds, blackValues, preprocessRgb, imageShape,
+  type InputDescription, type InputLayout, type ChannelOrder, type ResizePolicy,
+} from './model/input.js';
+export { importOnnxResNet, OnnxImportError, type ImportedResNet, type OnnxImportOptions } from './model/onnx-import.js';
+export { classNames, imagenetLabels, readLabelsFile, topK, type ClassScore } from './model/labels.js';
 export { loadImage, type LoadedImage, type LoadImageOptions, type FitMode } from './image/load.js';
 export { caffePreprocess, caffeInputBounds, CAFFE_MEAN_BGR } from './image/preprocess.js';
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from './image/quantize.js';

@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { analyzeImage, figureTitle } from '../src/analyze.js';
 import { loadImage } from '../src/image/load.js';
-import { LrpResNet50 } from '../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../src/lrp-resnet.js';
 import { imagenetLabels } from '../src/model/labels.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT } from './support/fixture.js';
 

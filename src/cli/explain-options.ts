@@ -31,7 +31,10 @@ export interface ExplainSettings {
   readonly formats: readonly OutputFormat[];
   readonly includeMap: boolean;
   readonly batch: number;
-  readonly fit: FitMode;
+  /** How images are fitted; undefined: the model's own policy (Keras resize, torchvision 256 + centre crop). */
+  readonly fit?: FitMode;
+  /** A JSON file with the class names (an array of strings, one per model output). */
+  readonly labels?: string;
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -61,17 +64,19 @@ export const EXPLAIN_COMMAND: CommandSpec = {
   name: 'explain',
   usage: 'explain [options] <image|folder>...',
   summary:
-    'Classifies each image with ResNet50 and explains the prediction (or --class) with LRP.\n' +
+    'Classifies each image with a ResNet and explains the prediction (or --class) with LRP.\n' +
     `Folders are expanded, not recursively, to the images in them\n(${IMAGE_EXTENSIONS.join(' ')}, any case), sorted by name.`,
   options: [
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
-      description: 'imagenet: the Keras ImageNet weights (downloaded once into the cache); a Keras .h5 file; random: seeded random weights (NOT meaningful, for testing)' },
+      description: 'imagenet: the Keras ImageNet ResNet50 (downloaded once into the cache); a Keras .h5 file; a torchvision-style ResNet exported to .onnx; random: seeded random weights (NOT meaningful, for testing)' },
+    { name: 'labels', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
+      description: 'class names: a JSON array of strings, one per model output' },
     { name: 'class', type: 'string', value: '<index>', default: 'the predicted class', group: MODEL,
       description: 'class to explain for every image, 0..classes-1' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL,
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
-    { name: 'fit', type: 'string', value: '<resize|center-crop>', default: 'resize', group: MODEL,
-      description: 'how an image is fitted to 224×224' },
+    { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
+      description: 'how an image is fitted to the model input (224×224)' },
     { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
       description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
@@ -138,27 +143,15 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
 
   if (positionals.length === 0) fail('no inputs: give image files or folders');
 
-  const gamma = optionalNumber('gamma', str('gamma'), (x) => x >= 0, 'a number ≥ 0');
-  const epsilon = optionalNumber('epsilon', str('epsilon'), (x) => x > 0, 'a number > 0');
-  const rules: LrpOptions = {
-    ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
-    ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
-    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), SPLIT_MODES) } : {}),
-    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), START_MODES) } : {}),
-    ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
-    ...(epsilon !== undefined ? { epsilon } : {}),
-  };
-  try {
-    resolveLrpOptions(rules); // the library's own checks, so nothing invalid reaches the model
-  } catch (error) {
-    fail((error as Error).message);
-  }
+  const rules = parseRuleOptions(str);
 
   const positiveOnly = flag('positive-only');
   const colormap = str('colormap') === undefined ? undefined : (oneOf('colormap', str('colormap'), COLORMAP_NAMES) as ColormapName);
   const quantize = str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, 'an integer ≥ 2 (levels)');
   const formats = parseFormats(v.format as string[] | undefined);
   const classIndex = str('class') === undefined ? undefined : integer('class', str('class')!, 0, 'a class index ≥ 0');
+  const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FITS);
+  if (str('labels') === '') fail('--labels needs a file: a JSON array of class names');
 
   return {
     help: false,
@@ -175,12 +168,39 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       formats,
       includeMap: flag('include-map'),
       batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
-      fit: oneOf('fit', str('fit') ?? 'resize', FITS),
+      ...(fit !== undefined ? { fit } : {}),
+      ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       resume: flag('resume'),
       json: flag('json'),
       quiet: flag('quiet'),
     },
   };
+}
+
+/**
+ * The LRP rule options (`--preset`, `--gamma`, `--split`, `--start`, `--first`, `--epsilon`)
+ * as library options, checked by the library's own validation. Shared with `export`.
+ *
+ * @throws UsageError naming the offending option and value.
+ */
+export function parseRuleOptions(str: (name: string) => string | undefined): LrpOptions {
+  const gamma = optionalNumber('gamma', str('gamma'), (x) => x >= 0, 'a number ≥ 0');
+  const epsilon = optionalNumber('epsilon', str('epsilon'), (x) => x > 0, 'a number > 0');
+  const rules: LrpOptions = {
+    ...(str('preset') !== undefined ? { preset: oneOf('preset', str('preset'), Object.keys(PRESETS)) as PresetName } : {}),
+    ...(gamma !== undefined ? { conv: { name: 'gamma', gamma } } : {}),
+    ...(str('split') !== undefined ? { split: oneOf('split', str('split'), SPLIT_MODES) } : {}),
+    ...(str('start') !== undefined ? { start: oneOf('start', str('start'), START_MODES) } : {}),
+    ...(str('first') !== undefined ? { first: oneOf('first', str('first'), ['zb', 'zplus'] as const) } : {}),
+    ...(epsilon !== undefined ? { epsilon } : {}),
+  };
+  try {
+    resolveLrpOptions(rules); // the library's own checks, so nothing invalid reaches the model
+  } catch (error) {
+    fail((error as Error).message);
+  }
+
+  return rules;
 }
 
 /**
@@ -210,7 +230,8 @@ function expandBareQuantize(argv: readonly string[]): string[] {
   return out;
 }
 
-function parseWeights(value: string | undefined): WeightsChoice {
+/** `--weights` as a choice: imagenet (default), random, or a file (.h5 or .onnx). */
+export function parseWeights(value: string | undefined): WeightsChoice {
   if (value === undefined || value === 'imagenet') return { kind: 'imagenet' };
   if (value === 'random') return { kind: 'random', seed: RANDOM_WEIGHTS_SEED };
   if (value === '') fail('--weights needs a value: imagenet, random or a file path');

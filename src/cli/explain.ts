@@ -5,9 +5,9 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { figureTitle } from '../analyze.js';
-import { loadImage, type LoadedImage } from '../image/load.js';
-import { LrpResNet50, type LrpResult } from '../lrp-resnet50.js';
-import { classNames, IMAGENET_CLASS_COUNT, topK } from '../model/labels.js';
+import type { LoadedImage } from '../image/load.js';
+import { LrpResNet, type LrpResult } from '../lrp-resnet.js';
+import { IMAGENET_CLASS_COUNT, readLabelsFile, topK } from '../model/labels.js';
 import { EXPLAIN_COMMAND, IMAGE_EXTENSIONS, parseExplainArgs, type ExplainSettings } from './explain-options.js';
 import { createImageProgress } from './image-progress.js';
 import { assignOutputNames, expandInputs, type InputFile } from './inputs.js';
@@ -42,14 +42,16 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   if (files.length === 0) throw new UsageError(`no images found in ${settings.inputs.join(', ')}`, 'explain');
   // ImageNet and random weights have 1000 classes: fail before a download or a long load.
   if (settings.weights.kind !== 'file') checkClass(settings.classIndex, IMAGENET_CLASS_COUNT);
+  const labels = settings.labels === undefined ? undefined : readLabels(settings.labels);
 
   const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
-  const model = await LrpResNet50.load({
+  const model = await LrpResNet.load({
     weights: weights.source,
     rules: settings.rules,
     precision: settings.precision,
     ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+    ...(labels ? { labels } : {}),
   });
   try {
     checkClass(settings.classIndex, model.info.classes);
@@ -64,6 +66,15 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     return results.some((r) => r.status === 'failed') ? 1 : 0;
   } finally {
     await model.dispose();
+  }
+}
+
+/** The `--labels` file; a usage error when it cannot be read or is not a list of names. */
+function readLabels(path: string): string[] {
+  try {
+    return readLabelsFile(path);
+  } catch (error) {
+    throw new UsageError(`--labels ${(error as Error).message}`, 'explain');
   }
 }
 
@@ -91,7 +102,7 @@ interface Job {
 
 /** Explains every input (skipping complete ones with `--resume`); results in input order. */
 async function explainAll(
-  model: LrpResNet50,
+  model: LrpResNet,
   weights: ResolvedWeights,
   inputs: readonly InputFile[],
   settings: ExplainSettings,
@@ -118,14 +129,12 @@ async function explainAll(
     progress.message(`error: ${job.input.path}: ${reason}`);
     progress.advance(job.input.name);
   };
-  const classes = model.info.classes;
-  const names = classNames(classes);
-  const [, size] = model.info.inputShape;
+  const names = model.classNames;
 
   type Decoded = { job: Job; image: LoadedImage }[];
   await runPipelined<Job, Decoded, { job: Job; image: LoadedImage; lrp: LrpResult }[]>(chunk(jobs, settings.batch), {
     async decode(batch) {
-      const loaded = await Promise.allSettled(batch.map((job) => loadImage(job.input.path, { size, fit: settings.fit })));
+      const loaded = await Promise.allSettled(batch.map((job) => model.loadImage(job.input.path, settings.fit ? { fit: settings.fit } : {})));
       const ok: Decoded = [];
       loaded.forEach((r, i) => (r.status === 'fulfilled' ? ok.push({ job: batch[i]!, image: r.value }) : fail(batch[i]!, r.reason)));
       return ok;
@@ -186,7 +195,7 @@ function explain(
   lrp: LrpResult,
   image: LoadedImage,
   weights: ResolvedWeights,
-  model: LrpResNet50,
+  model: LrpResNet,
   settings: ExplainSettings,
   names: readonly string[],
 ): Explanation {
@@ -197,7 +206,7 @@ function explain(
     meaningful: weights.meaningful,
     rules: model.info.rules,
     precision: model.info.precision,
-    fit: settings.fit,
+    fit: settings.fit ?? model.inputDescription.resize.fit,
     prediction: { classIndex: lrp.classIndex, className: nameOf(lrp.classIndex), confidence: lrp.probabilities[lrp.classIndex]! },
     top5: topK(lrp.probabilities, 5, names),
     target: { classIndex: lrp.targetClass, className: nameOf(lrp.targetClass), startRelevance: lrp.startRelevance },

@@ -9,6 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { explainCommand } from './explain.js';
 import { EXPLAIN_COMMAND } from './explain-options.js';
+import { EXPORT_COMMAND, exportCommand } from './export.js';
 import { formatHelp, parseCommandLine, PROGRAM, UsageError, type CliIO, type CommandSpec } from './usage.js';
 
 /** The program itself: its own options and the list of commands. */
@@ -16,8 +17,10 @@ export const MAIN_COMMAND: CommandSpec = {
   name: '',
   usage: '<command> [options]',
   summary:
-    'Explains ResNet50 (Keras, ImageNet) image classifications with Layer-wise Relevance Propagation.\n\n' +
-    `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)`,
+    'Explains ResNet image classifications (Keras .h5, torchvision models exported to .onnx, the\n' +
+    'ImageNet ResNet50) with Layer-wise Relevance Propagation.\n\n' +
+    `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)\n` +
+    `  export    write the explainer as a standalone ONNX file (runs on any onnxruntime)`,
   options: [
     { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
     { name: 'version', short: 'V', type: 'boolean', description: 'print the version' },
@@ -27,6 +30,7 @@ export const MAIN_COMMAND: CommandSpec = {
 
 const COMMANDS: Record<string, (argv: readonly string[], io: CliIO) => Promise<number>> = {
   [EXPLAIN_COMMAND.name]: explainCommand,
+  [EXPORT_COMMAND.name]: exportCommand,
 };
 
 /** Runs the program with `argv` (without node and script) and returns the exit code. */

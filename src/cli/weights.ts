@@ -3,7 +3,7 @@
  * the library's loader so that the CLI can show a download bar before the model loads.
  */
 import { stat } from 'node:fs/promises';
-import type { WeightsSource } from '../lrp-resnet50.js';
+import type { WeightsSource } from '../lrp-resnet.js';
 import { weightsCacheDir } from '../weights/cache.js';
 import { ensureImageNetWeights } from '../weights/download.js';
 import { RESNET50_FILE_NAMES } from '../weights/imagenet.js';

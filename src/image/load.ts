@@ -1,6 +1,8 @@
 /**
  * Image loading: any file sharp can decode → a size×size 8-bit sRGB RGB image plus the
- * model input (caffe-preprocessed, see {@link caffePreprocess}).
+ * model input, preprocessed as the model's input description says (layout, channel order,
+ * scale, mean, std; Keras caffe by default). Size and resize policy come from the same
+ * description, so a model's images are never preprocessed by hand.
  *
  * Decisions, each matching what the reference fixtures or common practice do:
  * - **Decoding** is sharp's; **resampling** is {@link resizeBilinear}, a port of Pillow's
@@ -17,19 +19,25 @@
  */
 import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
-import { caffePreprocess } from './preprocess.js';
+import { CAFFE_INPUT, preprocessRgb, type InputDescription } from '../model/input.js';
 
 /** How the image is fitted into the square model input. */
 export type FitMode = 'resize' | 'center-crop';
 
 /** Options of {@link loadImage}. */
 export interface LoadImageOptions {
-  /** Side of the square output in pixels. Default 224 (ResNet50's input). */
+  /**
+   * The model's input description: preprocessing, size and default fit (default: Keras caffe
+   * at 224, fit `resize`). `model.loadImage(…)` passes the model's own.
+   */
+  input?: InputDescription;
+  /** Side of the square output in pixels. Default: the description's size (224). */
   size?: number;
   /**
-   * `'resize'` (default): the whole image is resized to size×size, ignoring its aspect ratio
-   * (like Keras `load_img(target_size=(size, size))`). `'center-crop'`: the shorter side is
-   * resized to `size`, then the central size×size square is cut out.
+   * `'resize'`: the whole image is resized to size×size, ignoring its aspect ratio (like Keras
+   * `load_img(target_size=(size, size))`). `'center-crop'`: the shorter side is resized (to
+   * the description's `resizeTo`, e.g. torchvision's 256, else to `size`), then the central
+   * size×size square is cut out. Default: the description's policy.
    */
   fit?: FitMode;
 }
@@ -45,8 +53,10 @@ export interface LoadedImage {
   /** Dimensions of the decoded image after EXIF orientation, before resizing. */
   readonly originalWidth: number;
   readonly originalHeight: number;
-  /** The model input: `caffePreprocess(rgb)`, height × width × 3, BGR, mean subtracted. */
+  /** The model input: `rgb` preprocessed by the description, in its layout (caffe: H × W × 3, BGR, mean subtracted). */
   readonly input: Float32Array;
+  /** The description the input was made with. */
+  readonly description: InputDescription;
 }
 
 /** Default model input side (ResNet50). */
@@ -62,8 +72,9 @@ const BUFFER_SOURCE = '<buffer>';
  *   `could not be decoded (…)` for truncated / corrupt data.
  */
 export async function loadImage(source: string | Uint8Array, options: LoadImageOptions = {}): Promise<LoadedImage> {
-  const size = options.size ?? DEFAULT_IMAGE_SIZE;
-  const fit = options.fit ?? 'resize';
+  const description = options.input ?? CAFFE_INPUT;
+  const size = options.size ?? description.size ?? DEFAULT_IMAGE_SIZE;
+  const fit = options.fit ?? description.resize.fit;
   if (!Number.isInteger(size) || size < 1) {
     throw new Error(`loadImage: size must be a positive integer, got ${String(size)}`);
   }
@@ -78,7 +89,9 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
   }
 
   const decoded = await decodeToSrgb(bytes, name);
-  const rgb = fitToSquare(decoded, size, fit);
+  // The description's shorter side before the crop (torchvision: 256 for 224), at its own size only.
+  const resizeTo = fit === 'center-crop' && description.resize.fit === 'center-crop' && size === description.size ? description.resize.resizeTo : undefined;
+  const rgb = fitToSquare(decoded, size, fit, resizeTo);
   return {
     source: name,
     rgb,
@@ -86,7 +99,8 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
     height: size,
     originalWidth: decoded.width,
     originalHeight: decoded.height,
-    input: caffePreprocess(rgb),
+    input: preprocessRgb(rgb, size, size, description),
+    description,
   };
 }
 
@@ -141,23 +155,44 @@ async function decodeToSrgb(bytes: Uint8Array, name: string): Promise<RawRgb> {
   }
 }
 
-/** Stage 2: bilinear resize (whole image, or shorter side + centre crop) to size×size. */
-function fitToSquare(image: RawRgb, size: number, fit: FitMode): Uint8Array {
+/**
+ * Stage 2: bilinear resize (whole image, or shorter side + centre crop) to size×size. With
+ * `resizeTo` the crop is torchvision's `Resize(resizeTo)` + `CenterCrop(size)` to the pixel:
+ * the longer side truncated, the offset rounded half to even.
+ */
+function fitToSquare(image: RawRgb, size: number, fit: FitMode, resizeTo?: number): Uint8Array {
   const { data, width, height } = image;
   if (fit === 'resize') return resizeBilinear(data, width, height, size, size);
-  // Shorter side → size, longer side scaled alike (rounded), then the central square; an odd
-  // surplus leaves the extra pixel on the right / bottom.
-  const scaledWidth = width <= height ? size : Math.max(size, Math.round((width * size) / height));
-  const scaledHeight = width <= height ? Math.max(size, Math.round((height * size) / width)) : size;
+  let scaledWidth: number;
+  let scaledHeight: number;
+  let left: number;
+  let top: number;
+  if (resizeTo !== undefined && resizeTo >= size) {
+    const long = Math.floor((resizeTo * Math.max(width, height)) / Math.min(width, height));
+    [scaledWidth, scaledHeight] = width <= height ? [resizeTo, long] : [long, resizeTo];
+    left = roundHalfEven((scaledWidth - size) / 2);
+    top = roundHalfEven((scaledHeight - size) / 2);
+  } else {
+    // Shorter side → size, longer side scaled alike (rounded), then the central square; an odd
+    // surplus leaves the extra pixel on the right / bottom.
+    scaledWidth = width <= height ? size : Math.max(size, Math.round((width * size) / height));
+    scaledHeight = width <= height ? Math.max(size, Math.round((height * size) / width)) : size;
+    left = Math.floor((scaledWidth - size) / 2);
+    top = Math.floor((scaledHeight - size) / 2);
+  }
   const scaled = resizeBilinear(data, width, height, scaledWidth, scaledHeight);
-  const left = Math.floor((scaledWidth - size) / 2);
-  const top = Math.floor((scaledHeight - size) / 2);
   const out = new Uint8Array(size * size * 3);
   for (let y = 0; y < size; y++) {
     const from = ((top + y) * scaledWidth + left) * 3;
     out.set(scaled.subarray(from, from + size * 3), y * size * 3);
   }
   return out;
+}
+
+/** Python's `round`: halves go to the even neighbour. */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Pillow's fixed-point precision for 8-bit resampling (`PRECISION_BITS = 32 - 8 - 2`). */

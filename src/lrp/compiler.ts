@@ -8,7 +8,8 @@
  */
 import type { ConvLayer, Layer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
-import { BATCH, emitClassifier, inputShape, IO, outputUnits } from '../onnx/classifier.js';
+import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
+import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -28,16 +29,18 @@ export interface CompiledExplainer {
   readonly rules: ReadonlyMap<string, Rule>;
 }
 
-/** Name of the first trace entry: the start relevance at the output. */
-export const START_TRACE_NAME = 'predictions:out';
+/** Name of the first trace entry, the start relevance at the output (`predictions:out` for Keras). */
+export function startTraceName(graph: ModelGraph): string {
+  return `${graph.output}:out`;
+}
 
 /** Layer kinds traced on their own when outside a group (a residual block). */
 const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
 
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
-export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32'): CompiledExplainer {
+export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ClassifierOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
-  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision);
+  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
   const compiler = new RelevanceCompiler(graph, classifier.g, classifier.forward, rules, config);
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
   return { model: classifier.g.toBytes(), traceNames, rules };
@@ -70,7 +73,7 @@ class RelevanceCompiler {
   emit(logits: string, probabilities: string): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
-    const [c, h, w] = inputShape(graph);
+    const [, h, w] = inputShape(graph);
 
     // Target: the given class, or the predicted one where the caller passed −1.
     g.input(IO.target, 'int64', [BATCH]);
@@ -81,7 +84,7 @@ class RelevanceCompiler {
     const startScores = this.config.start === 'logit' ? logits : probabilities;
     const start = g.op('Mul', [oneHot, startScores], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
-    this.traceNames.push(START_TRACE_NAME);
+    this.traceNames.push(startTraceName(graph));
     this.traceSums.push(startSum);
     this.relevance.set(graph.output, [start]);
 
@@ -96,12 +99,13 @@ class RelevanceCompiler {
 
     const inputRelevance = this.relevanceAt(graph.input);
     if (inputRelevance === undefined) throw new Error(`model ${graph.name}: no relevance path reaches the input`);
-    const relevance = g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
+    // Relevance comes back in the layout the input came in.
+    const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
     const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
     g.output(explained, 'int64', [BATCH]);
     g.castOut(startSum, IO.startRelevance, [BATCH]);
-    g.castOut(relevance, IO.relevance, [BATCH, h, w, c]);
+    g.castOut(relevance, IO.relevance, [BATCH, ...inputDims(graph)]);
     g.castOut(attribution, IO.attribution, [BATCH, h, w]);
     g.castOut(trace, IO.trace, [BATCH, this.traceNames.length]);
     return this.traceNames;
@@ -226,7 +230,9 @@ class RelevanceCompiler {
     const layer = layerByName(this.graph, layerName);
     if (layer.kind === 'input') {
       const [c, h, w] = layer.outputShape as [number, number, number];
-      const values = which === 'low' ? this.config.inputBounds.low : this.config.inputBounds.high;
+      // The user's bounds, else the model's own: pixel 0 and 255 through its preprocessing.
+      const bounds = this.config.inputBounds ?? inputBounds(this.graph.inputDescription);
+      const values = which === 'low' ? bounds.low : bounds.high;
       if (values.length !== c) throw new Error(`inputBounds: ${values.length} values for a ${c}-channel input`);
       const data = new Float32Array(c * h * w);
       for (let ch = 0; ch < c; ch++) data.fill(values[ch]!, ch * h * w, (ch + 1) * h * w);

@@ -2,7 +2,6 @@
  * Named rule configurations and the user-facing options that select and override them.
  * The `default` preset is the contract of `lrp-spec.md`; the others are common alternatives.
  */
-import { caffeInputBounds } from '../image/preprocess.js';
 import { describeRule, resolveRule, type Rule, type RuleSpec } from './rules.js';
 
 /** How relevance is divided among the inputs of an addition (a skip connection). */
@@ -34,7 +33,10 @@ export interface LrpOptions extends RuleAssignments {
   start?: StartMode;
   /** Stabilizer of every division: z + ε·sign(z). Default 1e-9. */
   epsilon?: number;
-  /** Per-channel bounds of the model input for the z_b rule (model channel order). Default: caffe bounds. */
+  /**
+   * Per-channel bounds of the model input for the z_b rule (model channel order). Default:
+   * the model's input description (pixel 0 and 255 preprocessed; caffe for Keras files).
+   */
   inputBounds?: { low: readonly number[]; high: readonly number[] };
 }
 
@@ -48,7 +50,8 @@ export interface LrpConfig {
   readonly split: SplitMode;
   readonly start: StartMode;
   readonly epsilon: number;
-  readonly inputBounds: { readonly low: readonly number[]; readonly high: readonly number[] };
+  /** The user's z_b bounds; undefined: the model's input description decides. */
+  readonly inputBounds?: { readonly low: readonly number[]; readonly high: readonly number[] };
 }
 
 interface Preset {
@@ -100,8 +103,8 @@ export function resolveLrpOptions(options: LrpOptions = {}): LrpConfig {
   if (!START_MODES.includes(start)) throw new Error(`start must be "logit" or "softmax", got "${start}"`);
   const epsilon = options.epsilon ?? preset.epsilon;
   if (!Number.isFinite(epsilon) || epsilon <= 0) throw new Error(`epsilon (the stabilizer) must be a finite number > 0, got ${epsilon}`);
-  const inputBounds = options.inputBounds ?? caffeInputBounds();
-  if (inputBounds.low.length !== inputBounds.high.length || inputBounds.low.some((l, c) => !(l < inputBounds.high[c]!))) {
+  const inputBounds = options.inputBounds;
+  if (inputBounds && (inputBounds.low.length !== inputBounds.high.length || inputBounds.low.some((l, c) => !(l < inputBounds.high[c]!)))) {
     throw new Error('inputBounds: low and high need one value per input channel, with low < high');
   }
   const layers: Record<string, Rule> = {};
@@ -115,7 +118,7 @@ export function resolveLrpOptions(options: LrpOptions = {}): LrpConfig {
     split,
     start,
     epsilon,
-    inputBounds: { low: [...inputBounds.low], high: [...inputBounds.high] },
+    ...(inputBounds ? { inputBounds: { low: [...inputBounds.low], high: [...inputBounds.high] } } : {}),
   };
 }
 

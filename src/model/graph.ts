@@ -7,6 +7,8 @@
  * for feature maps, `[units]` for vectors.
  */
 
+import type { InputDescription } from './input.js';
+
 /** Shape of one example's tensor (no batch dimension). */
 export type Shape = readonly number[];
 
@@ -115,6 +117,12 @@ export interface ModelGraph {
   /** Name of the input layer and of the layer whose output is the logits. */
   readonly input: string;
   readonly output: string;
+  /**
+   * How images become the input tensor (layout, channel order, normalisation, size). The
+   * compiled graph takes its input in this layout, the z_b bounds and "black" derive from it,
+   * and the image loader preprocesses with it. The input layer's shape is always (C, H, W).
+   */
+  readonly inputDescription: InputDescription;
 }
 
 /** Layer kinds that carry parameters, with the parameter names each expects. */
@@ -166,4 +174,50 @@ export function consumers(graph: ModelGraph): Map<string, string[]> {
   const map = new Map<string, string[]>(graph.layers.map((l) => [l.name, []]));
   for (const layer of graph.layers) for (const input of layer.inputs) map.get(input)!.push(layer.name);
   return map;
+}
+
+/** A layer as a builder or importer writes it, before its output shape is known. */
+export type LayerWithoutShape = Layer extends infer L ? (L extends Layer ? Omit<L, 'outputShape'> : never) : never;
+
+/**
+ * The output shape of a layer from the shapes of its inputs (no batch dimension).
+ *
+ * @throws Error naming the layer when the inputs of an addition differ in shape.
+ */
+export function layerOutputShape(layer: LayerWithoutShape, inputs: readonly Shape[]): Shape {
+  const [c, h, w] = inputs[0] ?? [];
+  switch (layer.kind) {
+    case 'input':
+      throw new Error(`layer ${layer.name}: an input layer has no inputs to derive its shape from`);
+    case 'zeroPad':
+      return [c!, h! + layer.pads[0] + layer.pads[1], w! + layer.pads[2] + layer.pads[3]];
+    case 'conv':
+      return [
+        layer.filters,
+        windowOutputSize(h!, layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[1]),
+        windowOutputSize(w!, layer.kernel[1], layer.strides[1], layer.pads[2], layer.pads[3]),
+      ];
+    case 'maxPool':
+      return [
+        c!,
+        windowOutputSize(h!, layer.pool[0], layer.strides[0], layer.pads[0], layer.pads[1]),
+        windowOutputSize(w!, layer.pool[1], layer.strides[1], layer.pads[2], layer.pads[3]),
+      ];
+    case 'batchNorm':
+    case 'relu':
+      return inputs[0]!;
+    case 'add': {
+      const first = inputs[0]!;
+      for (const other of inputs.slice(1)) {
+        if (other.join() !== first.join()) {
+          throw new Error(`layer ${layer.name}: cannot add shapes [${first}] and [${other}]`);
+        }
+      }
+      return first;
+    }
+    case 'globalAvgPool':
+      return [c!];
+    case 'dense':
+      return [layer.units];
+  }
 }

@@ -45,11 +45,43 @@ export function imagenetLabels(): readonly string[] {
 }
 
 /**
- * Names for a classifier with `classes` outputs: the ImageNet names for 1000 classes,
- * `class 0`, `class 1`, … for any other head (e.g. a custom head on notop weights).
+ * Names for a classifier with `classes` outputs: `labels` when given (one per class), else
+ * the ImageNet names for 1000 classes, else `class 0`, `class 1`, … (e.g. a custom head).
+ *
+ * @throws Error when `labels` does not have one string per class.
  */
-export function classNames(classes: number): readonly string[] {
+export function classNames(classes: number, labels?: readonly string[]): readonly string[] {
+  if (labels !== undefined) {
+    if (!Array.isArray(labels) || !labels.every((l) => typeof l === 'string')) throw new Error('labels must be an array of strings (one class name per output)');
+    if (labels.length !== classes) throw new Error(`labels: ${labels.length} names for a model with ${classes} classes`);
+    return Object.freeze([...labels]);
+  }
   return classes === IMAGENET_CLASS_COUNT ? imagenetLabels() : Array.from({ length: classes }, (_, i) => `class ${i}`);
+}
+
+/**
+ * Class names from a JSON file holding an array of strings (`--labels file.json`).
+ *
+ * @throws Error naming the file when it cannot be read or is not such an array.
+ */
+export function readLabelsFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: ${code === 'ENOENT' ? 'no such file' : `cannot be read (${(error as Error).message})`}`, { cause: error });
+  }
+  let labels: unknown;
+  try {
+    labels = JSON.parse(text);
+  } catch (error) {
+    throw new Error(`${path}: not JSON (${(error as Error).message})`, { cause: error });
+  }
+  if (!Array.isArray(labels) || labels.length === 0 || !labels.every((l) => typeof l === 'string')) {
+    throw new Error(`${path}: expected a JSON array of class names (strings), one per model output`);
+  }
+  return labels;
 }
 
 /** One entry of a {@link topK} ranking. */

@@ -3,7 +3,8 @@
  * biased convs) and the torchvision layout (stride on the 3×3, no conv bias), with
  * bottleneck or basic blocks; the named presets below are the architectures users ask for.
  */
-import { windowOutputSize, type Layer, type ModelGraph, type Shape } from './graph.js';
+import { layerOutputShape, type Layer, type LayerWithoutShape, type ModelGraph, type Shape } from './graph.js';
+import { CAFFE_INPUT, type InputDescription } from './input.js';
 
 /** Keras' BatchNormalization epsilon in `keras.applications.resnet`. */
 export const KERAS_BN_EPSILON = 1.001e-5;
@@ -27,6 +28,8 @@ export interface ResNetSpec {
   /** Whether convolutions have a bias (Keras: yes, torchvision: no). */
   convBias: boolean;
   bnEpsilon: number;
+  /** How images become the input; default: Keras caffe preprocessing at `inputSize`. */
+  input?: InputDescription;
 }
 
 /** The Keras `ResNet50` / `ResNet101` / `ResNet152` layout with a configurable width. */
@@ -50,7 +53,7 @@ export function kerasResNetSpec(
 
 /** Builds the Keras-named layer graph for a ResNet spec. */
 export function buildResNet(spec: ResNetSpec): ModelGraph {
-  const b = new GraphBuilder(spec.name);
+  const b = new GraphBuilder(spec.name, spec.input ?? { ...CAFFE_INPUT, size: spec.inputSize });
   const s = spec.inputSize;
   let x = b.input('input_1', [3, s, s]);
   x = b.add({ kind: 'zeroPad', name: 'conv1_pad', inputs: [x], pads: [3, 3, 3, 3] });
@@ -111,13 +114,11 @@ function basicBlock(
   return b.add({ kind: 'relu', name: `${name}_out`, inputs: [x], group: name });
 }
 
-type LayerWithoutShape = Layer extends infer L ? (L extends Layer ? Omit<L, 'outputShape'> : never) : never;
-
 /** Accumulates layers and computes their output shapes. */
 class GraphBuilder {
   private readonly layers: Layer[] = [];
   private readonly shapes = new Map<string, Shape>();
-  constructor(private readonly name: string) {}
+  constructor(private readonly name: string, private readonly inputDescription: InputDescription) {}
 
   shape(layer: string): Shape {
     return this.shapes.get(layer)!;
@@ -130,7 +131,7 @@ class GraphBuilder {
   }
 
   add(layer: LayerWithoutShape): string {
-    const outputShape = outputShapeOf(layer, layer.inputs.map((i) => this.shape(i)));
+    const outputShape = layerOutputShape(layer, layer.inputs.map((i) => this.shape(i)));
     this.layers.push({ ...layer, outputShape } as Layer);
     this.shapes.set(layer.name, outputShape);
     return layer.name;
@@ -151,44 +152,6 @@ class GraphBuilder {
   }
 
   build(input: string, output: string): ModelGraph {
-    return { name: this.name, layers: this.layers, input, output };
-  }
-}
-
-function outputShapeOf(layer: LayerWithoutShape, inputs: Shape[]): Shape {
-  const [c, h, w] = inputs[0] ?? [];
-  switch (layer.kind) {
-    case 'input':
-      throw new Error('input layers are added with GraphBuilder.input');
-    case 'zeroPad':
-      return [c!, h! + layer.pads[0] + layer.pads[1], w! + layer.pads[2] + layer.pads[3]];
-    case 'conv':
-      return [
-        layer.filters,
-        windowOutputSize(h!, layer.kernel[0], layer.strides[0], layer.pads[0], layer.pads[1]),
-        windowOutputSize(w!, layer.kernel[1], layer.strides[1], layer.pads[2], layer.pads[3]),
-      ];
-    case 'maxPool':
-      return [
-        c!,
-        windowOutputSize(h!, layer.pool[0], layer.strides[0], layer.pads[0], layer.pads[1]),
-        windowOutputSize(w!, layer.pool[1], layer.strides[1], layer.pads[2], layer.pads[3]),
-      ];
-    case 'batchNorm':
-    case 'relu':
-      return inputs[0]!;
-    case 'add': {
-      const first = inputs[0]!;
-      for (const other of inputs.slice(1)) {
-        if (other.join() !== first.join()) {
-          throw new Error(`layer ${layer.name}: cannot add shapes [${first}] and [${other}]`);
-        }
-      }
-      return first;
-    }
-    case 'globalAvgPool':
-      return [c!];
-    case 'dense':
-      return [layer.units];
+    return { name: this.name, layers: this.layers, input, output, inputDescription: this.inputDescription };
   }
 }

@@ -1,6 +1,7 @@
 /**
- * The classifier part shared by every model we compile: the NHWC image batch input, the
- * forward pass, and the logits / probabilities outputs.
+ * The classifier part shared by every model we compile: the image batch input (in the
+ * layout of the model's input description), the forward pass, and the logits /
+ * probabilities outputs.
  */
 import { layerByName, type ModelGraph } from '../model/graph.js';
 import type { ModelWeights } from '../weights/types.js';
@@ -9,8 +10,10 @@ import { OnnxGraphBuilder, type Precision } from './graph-builder.js';
 
 /** Input and output names of compiled models: the runtime feeds and reads these. */
 export const IO = {
-  /** (N, H, W, C) float32, preprocessed as the model expects (caffe: BGR, mean subtracted). */
+  /** (N, H, W, C) or (N, C, H, W) float32 (the model's layout), preprocessed as the model expects. */
   input: 'input',
+  /** (N, H, W, 3) uint8 RGB pixels: the input of explainers compiled with the preprocessing folded in. */
+  rgbImage: 'image',
   /** (N) int64 class per image; −1 means "the predicted class". */
   target: 'target',
   logits: 'logits',
@@ -19,7 +22,7 @@ export const IO = {
   explainedClass: 'explained_class',
   /** (N) float32: the relevance the target class started with. */
   startRelevance: 'start_relevance',
-  /** (N, H, W, C) float32: relevance per input value, model channel order. */
+  /** Relevance per input value, in the model's layout and channel order (like `input`). */
   relevance: 'relevance',
   /** (N, H, W) float32: relevance summed over channels. */
   attribution: 'attribution',
@@ -39,12 +42,26 @@ export interface ClassifierGraph {
   readonly probabilities: string;
 }
 
+/** Options of the compiled graph's input. */
+export interface ClassifierOptions {
+  /**
+   * Fold the model's preprocessing into the graph: the input becomes {@link IO.rgbImage},
+   * uint8 RGB pixels (N, H, W, 3) already resized to the model's size.
+   */
+  includePreprocessing?: boolean;
+}
+
 /** Starts a model: input, forward pass, logits and probabilities declared as outputs. */
-export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32'): ClassifierGraph {
+export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32', options: ClassifierOptions = {}): ClassifierGraph {
   const g = new OnnxGraphBuilder(name, precision);
-  const [c, h, w] = inputShape(graph);
-  g.input(IO.input, 'float32', [BATCH, h, w, c]);
-  const image = g.castIn(g.op('Transpose', [IO.input], 'image_nchw', { perm: [0, 3, 1, 2] }));
+  let nchw: string;
+  if (options.includePreprocessing) {
+    nchw = emitPreprocessing(g, graph);
+  } else {
+    g.input(IO.input, 'float32', [BATCH, ...inputDims(graph)]);
+    nchw = graph.inputDescription.layout === 'NCHW' ? IO.input : g.op('Transpose', [IO.input], 'image_nchw', { perm: [0, 3, 1, 2] });
+  }
+  const image = g.castIn(nchw);
   const forward = emitForward(g, graph, weights, image);
   const classes = outputUnits(graph);
   const logits = forward.outputs.get(graph.output)!;
@@ -52,6 +69,22 @@ export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWe
   g.castOut(logits, IO.logits, [BATCH, classes]);
   g.castOut(probabilities, IO.probabilities, [BATCH, classes]);
   return { g, forward, image, logits, probabilities };
+}
+
+/**
+ * uint8 RGB (N, H, W, 3) → the model's preprocessed float32 input as (N, C, H, W):
+ * `(pixel · scale − mean) / std` per channel, channels reordered to the model's order.
+ */
+function emitPreprocessing(g: OnnxGraphBuilder, graph: ModelGraph): string {
+  const desc = graph.inputDescription;
+  const [, h, w] = inputShape(graph);
+  g.input(IO.rgbImage, 'uint8', [BATCH, h, w, 3]);
+  let x = g.op('Cast', [IO.rgbImage], 'image_float', { to: 1 /* FLOAT */ });
+  if (desc.channelOrder === 'BGR') x = g.op('Slice', [x, g.ints([-1]), g.ints([-4]), g.ints([3]), g.ints([-1])], 'image_bgr');
+  const perChannel = (name: string, values: number[]) => g.float32Tensor(name, Float32Array.from(values), [3]);
+  x = g.op('Mul', [x, perChannel('preprocess/scale', desc.std.map((s) => desc.scale / s))], 'image_scaled');
+  x = g.op('Sub', [x, perChannel('preprocess/shift', desc.mean.map((m, c) => m / desc.std[c]!))], 'image_normalised');
+  return g.op('Transpose', [x], 'image_nchw', { perm: [0, 3, 1, 2] });
 }
 
 /** Compiles the plain forward pass (logits and probabilities only). */
@@ -63,6 +96,12 @@ export function compileForwardModel(graph: ModelGraph, weights: ModelWeights, pr
 export function inputShape(graph: ModelGraph): [number, number, number] {
   const layer = layerByName(graph, graph.input);
   return layer.outputShape as [number, number, number];
+}
+
+/** Dimensions of one input image in the model's layout: (C, H, W) for NCHW, (H, W, C) for NHWC. */
+export function inputDims(graph: ModelGraph): [number, number, number] {
+  const [c, h, w] = inputShape(graph);
+  return graph.inputDescription.layout === 'NCHW' ? [c, h, w] : [h, w, c];
 }
 
 /** Number of classes (units of the output layer). */

@@ -14,8 +14,9 @@ export const OPSET = 17;
 const IR_VERSION = 8;
 
 /** Element types used in our graphs. */
-export type ElementType = 'float32' | 'float64' | 'int64';
+export type ElementType = 'float32' | 'float64' | 'int64' | 'uint8';
 const ELEMENT_TYPE: Record<ElementType, number> = {
+  uint8: onnx.TensorProto.DataType.UINT8,
   float32: onnx.TensorProto.DataType.FLOAT,
   float64: onnx.TensorProto.DataType.DOUBLE,
   int64: onnx.TensorProto.DataType.INT64,
@@ -68,6 +69,11 @@ export class OnnxGraphBuilder {
   floatTensor(name: string, data: Float32Array, dims: readonly number[]): string {
     const typed = this.precision === 'float64' ? Float64Array.from(data) : data;
     return this.tensor(name, this.precision, new Uint8Array(typed.buffer, typed.byteOffset, typed.byteLength), dims);
+  }
+
+  /** Adds a float32 initializer whatever the graph's precision (for ops on float32 graph inputs). */
+  float32Tensor(name: string, data: Float32Array, dims: readonly number[]): string {
+    return this.tensor(name, 'float32', new Uint8Array(data.buffer, data.byteOffset, data.byteLength), dims);
   }
 
   /** Casts a float32 graph input to the graph's precision. */
@@ -183,4 +189,19 @@ function attribute(name: string, value: AttributeValue): onnxProto.onnx.IAttribu
   if (typeof value === 'string') return { name, type: AttributeType.STRING, s: new TextEncoder().encode(value) };
   if ('float' in value) return { name, type: AttributeType.FLOAT, f: value.float };
   return { name, type: AttributeType.INTS, ints: [...value] };
+}
+
+/**
+ * Adds `metadata_props` (and a doc string) to a serialized model without decoding it: a
+ * protobuf message followed by another is their merge, and both fields are additive.
+ */
+export function withMetadata(model: Uint8Array, metadata: Readonly<Record<string, string>>, docString?: string): Uint8Array {
+  const extra = onnx.ModelProto.encode({
+    metadataProps: Object.entries(metadata).map(([key, value]) => ({ key, value })),
+    ...(docString ? { docString } : {}),
+  }).finish();
+  const out = new Uint8Array(model.length + extra.length);
+  out.set(model, 0);
+  out.set(extra, model.length);
+  return out;
 }

@@ -1,7 +1,8 @@
 /**
  * Reading a compiled explainer's outputs into per-image results.
  */
-import type { LrpResult } from '../lrp-resnet50.js';
+import type { LrpResult } from '../lrp-resnet.js';
+import type { InputLayout } from '../model/input.js';
 import { IO } from '../onnx/classifier.js';
 import type { ort } from './session.js';
 
@@ -14,7 +15,7 @@ export type RawOutputs = Record<string, ort.Tensor>;
 export function readOutputs(
   out: RawOutputs,
   count: number,
-  info: { inputShape: readonly [number, number, number]; classes: number },
+  info: { inputShape: readonly [number, number, number]; classes: number; layout: InputLayout },
   traceNames: readonly string[],
   debug: boolean,
 ): LrpResult[] {
@@ -39,7 +40,10 @@ export function readOutputs(
       targetClass: Number(explained[i]),
       startRelevance: start[i]!,
       attribution: { data: map, shape: [h, w] },
-      relevance: { data: relevance.slice(i * h * w * c, (i + 1) * h * w * c), shape: [h, w, c] },
+      relevance: {
+        data: relevance.slice(i * h * w * c, (i + 1) * h * w * c),
+        ...(info.layout === 'NCHW' ? { shape: [c, h, w], layout: 'CHW' } as const : { shape: [h, w, c], layout: 'HWC' } as const),
+      },
     };
     if (debug) {
       result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));

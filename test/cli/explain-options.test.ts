@@ -21,7 +21,8 @@ describe('parseExplainArgs', () => {
     assert.equal(s.outDir, DEFAULT_OUT_DIR);
     assert.deepEqual(s.formats, DEFAULT_FORMATS);
     assert.equal(s.batch, DEFAULT_BATCH);
-    assert.equal(s.fit, 'resize');
+    assert.equal(s.fit, undefined); // the model's own resize policy (Keras: resize)
+    assert.equal(s.labels, undefined);
   });
 
   test('rule options become library options; --gamma selects the gamma rule on convs', () => {

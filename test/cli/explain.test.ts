@@ -16,7 +16,7 @@ import { colorize } from '../../src/image/colormap.js';
 import { figureLayout } from '../../src/image/figure.js';
 import { loadImage } from '../../src/image/load.js';
 import { decodeNpy } from '../../src/image/npy.js';
-import { LrpResNet50, type LrpResult } from '../../src/lrp-resnet50.js';
+import { LrpResNet50, type LrpResult } from '../../src/lrp-resnet.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { RESNET50_FILE_NAMES } from '../../src/weights/imagenet.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2 } from '../support/fixture.js';

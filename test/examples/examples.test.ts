@@ -13,7 +13,7 @@ import { main as batchProcessing } from '../../examples/batch-processing.js';
 import { CONFIGS, main as customRules, positiveShare } from '../../examples/custom-rules.js';
 import { figureLayout } from '../../src/image/figure.js';
 import { loadImage } from '../../src/image/load.js';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT } from '../support/fixture.js';
 

@@ -1,7 +1,7 @@
 /** A batch with its own target per image equals the same images run one by one. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { FIXTURE_WEIGHTS, fixtureInput } from '../support/fixture.js';
 
 let model: LrpResNet50;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { fixtureInput } from '../support/fixture.js';
 
 test('full-width ResNet50, default rules: conservation error below 1e-3, and per block', async () => {

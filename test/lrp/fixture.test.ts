@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, fixtureRules, relativeL2 } from '../support/fixture.js';
 

@@ -10,6 +10,7 @@ import { compileExplainer } from '../../src/lrp/compiler.js';
 import { resolveLrpOptions, type LrpOptions } from '../../src/lrp/presets.js';
 import { resolveRule, type Rule } from '../../src/lrp/rules.js';
 import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
+import { CAFFE_INPUT } from '../../src/model/input.js';
 import { IO } from '../../src/onnx/classifier.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { createSession, ort } from '../../src/runtime/session.js';
@@ -32,6 +33,8 @@ const graph: ModelGraph = {
   name: 'tiny',
   input: 'in',
   output: 'fc',
+  // Fed NHWC like a Keras model; its z_b bounds are given explicitly (BOUNDS), not derived.
+  inputDescription: { ...CAFFE_INPUT, size: S0 },
   layers: [
     { kind: 'input', name: 'in', inputs: [], outputShape: [C0, S0, S0] },
     conv(c1, 'in'),

@@ -1,7 +1,7 @@
 /** Bad inputs and options fail with errors that name the problem. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { FIXTURE_WEIGHTS, fixtureInput } from '../support/fixture.js';
 
 let model: LrpResNet50;

@@ -62,3 +62,37 @@ export function relativeL2(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return Math.sqrt(num / den);
 }
+
+/** The torchvision-layout fixtures (BN folded in `model.onnx`, kept in `model_bn.onnx`). */
+export const TV_FIXTURES = ['tv-resnet50-w8', 'tv-resnet18-w4'] as const;
+export type TvFixture = (typeof TV_FIXTURES)[number];
+export const TV_FILES = ['model.onnx', 'model_bn.onnx'] as const;
+
+export interface TvExpected {
+  arch: string;
+  target: number;
+  configs: Record<string, { config: { init: 'logit' | 'softmax'; conv: 'zplus'; split: 'ratio' | 'symmetric'; eps: number }; input_sum: number; trace: [string, number][] }>;
+}
+
+export function tvPath(fixture: TvFixture, file: string): string {
+  return join(FIXTURES_ROOT, fixture, file);
+}
+
+export function tvExpected(fixture: TvFixture): TvExpected {
+  return JSON.parse(readFileSync(tvPath(fixture, 'expected.json'), 'utf8'));
+}
+
+export function tvArray(fixture: TvFixture, name: string): { data: Float64Array; shape: number[] } {
+  const { data, shape } = decodeNpy(readFileSync(tvPath(fixture, name)));
+  return { data: Float64Array.from(data), shape };
+}
+
+/** The fixture's normalised input, (3, 224, 224) RGB, as the ONNX model takes it. */
+export function tvInput(fixture: TvFixture): Float32Array {
+  return Float32Array.from(tvArray(fixture, 'input_nchw.npy').data);
+}
+
+/** A torchvision fixture configuration in this library's options. */
+export function tvRules(config: TvExpected['configs'][string]['config']): LrpOptions {
+  return { start: config.init, split: config.split, epsilon: config.eps, conv: config.conv };
+}

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { ensureImageNetWeights } from '../../src/weights/download.js';
 import { RESNET50_FILE_NAMES, WEIGHTS_URL_ENV } from '../../src/weights/imagenet.js';
 

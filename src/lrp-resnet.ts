@@ -1,0 +1,425 @@
+/**
+ * The library's main entry: a ResNet (a Keras `.h5` file, a torchvision model exported to
+ * ONNX, or the ImageNet ResNet50) with its LRP explainer compiled and ready.
+ *
+ * ```ts
+ * const model = await LrpResNet.load({ weights: 'resnet18.onnx' });
+ * const image = await model.loadImage('cat.jpg');
+ * const { attribution, classIndex } = await model.computeLrp(image.input);
+ * ```
+ */
+import { open, readFile } from 'node:fs/promises';
+import { loadImage, type FitMode, type LoadedImage } from './image/load.js';
+import type { ModelGraph } from './model/graph.js';
+import { imageShape, type InputDescription, type InputLayout } from './model/input.js';
+import { classNames } from './model/labels.js';
+import { importOnnxResNet } from './model/onnx-import.js';
+import { withMetadata } from './onnx/graph-builder.js';
+import { buildResNet, kerasResNetSpec } from './model/resnet.js';
+import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './runtime/outputs.js';
+import { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
+import { describeConfig, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
+import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
+import type { Precision } from './onnx/graph-builder.js';
+import { createSession, ort, type SessionOptions } from './runtime/session.js';
+import { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
+import { ensureImageNetWeights } from './weights/download.js';
+import { readKerasH5 } from './weights/keras-h5.js';
+import { randomWeights } from './weights/random.js';
+import type { ModelWeights } from './weights/types.js';
+
+/** Where the weights come from. */
+export type WeightsSource =
+  /** The official Keras ImageNet file, from the cache or downloaded once (default). */
+  | 'imagenet'
+  /**
+   * A Keras HDF5 file (weights-only or whole model) or an ONNX file (a torchvision-style
+   * ResNet, e.g. from `torch.onnx.export`), as a path or its bytes; the format is detected.
+   */
+  | string
+  | Uint8Array
+  /** Seeded random weights: for tests and benchmarks, not for explanations. */
+  | null;
+
+export interface LoadOptions {
+  /** Default `'imagenet'`. */
+  weights?: WeightsSource;
+  /** LRP rule choices on top of a preset (default: the paper's method, see `PRESETS`). */
+  rules?: LrpOptions;
+  /** Classifier for weight files saved without one (`include_top=False`). */
+  head?: ClassifierHead;
+  /**
+   * Arithmetic inside the graph. `float32` (default) is fast and matches the float64
+   * reference to ~1e-6 for the default rules; `float64` is slower but needed where rules
+   * are ill-conditioned (e.g. gamma with large γ, whose denominators can nearly cancel).
+   */
+  precision?: Precision;
+  /** Seed of the random weights when `weights: null`. */
+  seed?: number;
+  /** onnxruntime settings (threads, optimization level). */
+  session?: SessionOptions;
+  /** Cache directory for `'imagenet'` weights (default: `$RESNET_LRP_CACHE`, then XDG). */
+  cacheDir?: string;
+  /** Download progress for `'imagenet'` weights when not cached yet. */
+  onDownloadProgress?: (progress: { received: number; total?: number }) => void;
+  /**
+   * Changes to the model's input description (e.g. another `mean`/`std`, `resize` policy or
+   * `size` for a dynamic-size ONNX input). Defaults: caffe for Keras files, torchvision's
+   * ImageNet preprocessing for ONNX files. The layout is the file's and cannot change.
+   */
+  input?: Partial<Omit<InputDescription, 'layout'>>;
+  /**
+   * Class names, one per output (e.g. from `--labels file.json`). Default: the ImageNet names
+   * for a 1000-class head, `class 0`, `class 1`, … otherwise.
+   */
+  labels?: readonly string[];
+}
+
+/**
+ * One preprocessed image in the model's layout (Keras: H × W × C, BGR; ONNX: C × H × W,
+ * RGB) or a batch with its shape ([N, …] in the same layout).
+ */
+export type ModelInput = Float32Array | { data: Float32Array; shape: readonly number[] };
+
+export interface Prediction {
+  /** Index of the highest-scoring class. */
+  classIndex: number;
+  logits: Float32Array;
+  probabilities: Float32Array;
+}
+
+export interface LrpResult extends Prediction {
+  /** The class whose relevance was propagated (the predicted one unless requested). */
+  targetClass: number;
+  /** Relevance the target started with (its logit, or its probability with `start: 'softmax'`). */
+  startRelevance: number;
+  /** Relevance summed over channels: H × W, row-major. */
+  attribution: { data: Float32Array; shape: [number, number] };
+  /**
+   * Relevance per input value, in the model's layout and channel order: H × W × C (`HWC`,
+   * BGR for Keras files) or C × H × W (`CHW`, RGB for torchvision ONNX files).
+   */
+  relevance: { data: Float32Array; shape: [number, number, number]; layout: 'HWC' | 'CHW' };
+  /** With `debug`: relevance sum after each traced layer or block, from the output down. */
+  trace?: { name: string; sum: number }[];
+  /** With `debug`: |Σ R_input − R_start| / |R_start|. */
+  conservationError?: number;
+}
+
+export interface LrpCallOptions {
+  /** Class to explain (default: the predicted class). */
+  classIndex?: number;
+  /** Also return the relevance trace and the conservation error. */
+  debug?: boolean;
+}
+
+export interface LrpBatchOptions {
+  /** Class to explain per image; `undefined` entries (or a missing array) mean "predicted". */
+  classIndices?: readonly (number | undefined)[];
+  debug?: boolean;
+}
+
+/** What the loaded model is. */
+export interface ModelInfo {
+  /** e.g. `resnet50`, `resnet18`. */
+  architecture: string;
+  /** Where the weights came from (file path, `imagenet`, or `random(seed=…)`). */
+  weights: string;
+  /** The kind of file: a Keras HDF5 file, an ONNX file, or random weights. */
+  format: 'keras' | 'onnx' | 'random';
+  /** (C, H, W) of one image, whatever the layout. */
+  inputShape: [number, number, number];
+  /** How images become the input: layout, channel order, normalisation, size, resize policy. */
+  input: InputDescription;
+  classes: number;
+  precision: Precision;
+  /** The rule configuration in one line. */
+  rules: string;
+}
+
+/** Options of {@link LrpResNet.exportExplainer}. */
+export interface ExportOptions {
+  /**
+   * Fold the preprocessing into the file: its input is then `image`, uint8 RGB pixels
+   * (N, H, W, 3) already fitted to the model's size, instead of the preprocessed `input`.
+   */
+  includePreprocessing?: boolean;
+}
+
+/** A ResNet with a compiled forward + LRP graph. */
+export class LrpResNet {
+  private forwardSession?: Promise<ort.InferenceSession>;
+
+  private constructor(
+    readonly graph: ModelGraph,
+    private readonly weights: ModelWeights,
+    readonly config: LrpConfig,
+    private readonly compiled: CompiledExplainer,
+    private readonly session: ort.InferenceSession,
+    readonly info: ModelInfo,
+    private readonly sessionOptions: SessionOptions,
+    /** One name per class (ImageNet names, the `labels` option, or `class <i>`). */
+    readonly classNames: readonly string[],
+  ) {}
+
+  /**
+   * Loads weights, builds the graph they fit, compiles forward + LRP into one ONNX model
+   * and creates its onnxruntime session.
+   *
+   * @throws Error naming the weight file, layer and shapes when the weights do not fit, and
+   *   for invalid rule options.
+   */
+  static async load(options: LoadOptions = {}): Promise<LrpResNet> {
+    const config = resolveLrpOptions(options.rules);
+    const precision = options.precision ?? 'float32';
+    if (precision !== 'float32' && precision !== 'float64') throw new Error(`precision must be "float32" or "float64", got "${precision}"`);
+    const { graph, weights, label, format } = await loadWeights(options);
+    const classes = outputUnits(graph);
+    const names = classNames(classes, options.labels);
+    const compiled = compileExplainer(graph, weights, config, precision);
+    const session = await createSession(compiled.model, options.session);
+    const info: ModelInfo = {
+      architecture: graph.name,
+      weights: label,
+      format,
+      inputShape: inputShape(graph),
+      input: graph.inputDescription,
+      classes,
+      precision,
+      rules: describeConfig(config),
+    };
+    return new LrpResNet(graph, weights, config, compiled, session, info, options.session ?? {}, names);
+  }
+
+  /** How images become this model's input (one source of truth for loader, z_b bounds and "black"). */
+  get inputDescription(): InputDescription {
+    return this.graph.inputDescription;
+  }
+
+  /**
+   * Decodes an image and preprocesses it for this model (its size, resize policy, channel
+   * order, normalisation and layout); `fit` overrides the description's resize policy.
+   */
+  loadImage(source: string | Uint8Array, options: { fit?: FitMode } = {}): Promise<LoadedImage> {
+    return loadImage(source, { input: this.graph.inputDescription, ...(options.fit ? { fit: options.fit } : {}) });
+  }
+
+  /**
+   * The explainer as one standalone ONNX file: inputs `input` (or `image`, see
+   * {@link ExportOptions.includePreprocessing}) and `target` (int64 per image, −1 = the
+   * predicted class); outputs `logits`, `probabilities`, `explained_class`,
+   * `start_relevance`, `relevance`, `attribution`, `trace`; dynamic batch. Its
+   * `metadata_props` say the rules, the preprocessing, the layouts, the trace names and the
+   * class names. Any onnxruntime runs it, without this library.
+   */
+  exportExplainer(options: ExportOptions = {}): Uint8Array {
+    const preprocessing = options.includePreprocessing ?? false;
+    const model = preprocessing
+      ? compileExplainer(this.graph, this.weights, this.config, this.info.precision, { includePreprocessing: true }).model
+      : this.compiled.model;
+    return withMetadata(model, this.exportMetadata(preprocessing), `resnet-lrp explainer of ${this.info.architecture} (${this.info.weights}): ${this.info.rules}`);
+  }
+
+  private exportMetadata(preprocessing: boolean): Record<string, string> {
+    const desc = this.graph.inputDescription;
+    const [c, h, w] = this.info.inputShape;
+    const dims = desc.layout === 'NCHW' ? `N×${c}×${h}×${w}` : `N×${h}×${w}×${c}`;
+    const inputs = {
+      ...(preprocessing
+        ? { [IO.rgbImage]: `uint8 N×${h}×${w}×3, RGB pixels 0..255 already fitted to ${h}×${w} (${describeResize(desc)})` }
+        : { [IO.input]: `float32 ${dims} (${desc.layout}, ${desc.channelOrder}), (pixel·${desc.scale} − mean) / std per channel` }),
+      [IO.target]: 'int64 N: class to explain per image; −1 = the predicted class',
+    };
+    const outputs = {
+      [IO.logits]: `float32 N×${this.info.classes}`,
+      [IO.probabilities]: `float32 N×${this.info.classes}: softmax of the logits`,
+      [IO.explainedClass]: 'int64 N: the class whose relevance was propagated',
+      [IO.startRelevance]: 'float32 N: the relevance that class started with',
+      [IO.relevance]: `float32 ${dims}: relevance of every model input value (${desc.layout}, ${desc.channelOrder})`,
+      [IO.attribution]: `float32 N×${h}×${w}: relevance summed over channels`,
+      [IO.trace]: `float32 N×${this.traceNames.length}: relevance sums from the start down to the input (names: trace_names)`,
+    };
+    return {
+      producer: 'resnet-lrp',
+      architecture: this.info.architecture,
+      weights: this.info.weights,
+      precision: this.info.precision,
+      rules: this.info.rules,
+      lrp_config: JSON.stringify(this.config),
+      preprocessing: JSON.stringify(desc),
+      preprocessing_included: String(preprocessing),
+      inputs: JSON.stringify(inputs),
+      outputs: JSON.stringify(outputs),
+      trace_names: JSON.stringify(this.traceNames),
+      class_names: JSON.stringify(this.classNames),
+    };
+  }
+
+  /** Names of the relevance trace entries, in order. */
+  get traceNames(): readonly string[] {
+    return this.compiled.traceNames;
+  }
+
+  /** Logits, probabilities and predicted class, from a forward-only session (compiled on first use). */
+  async predict(input: ModelInput): Promise<Prediction[]> {
+    const { tensor, count } = this.inputTensor(input);
+    this.forwardSession ??= createSession(compileForwardModel(this.graph, this.weights, this.info.precision), this.sessionOptions);
+    const session = await this.forwardSession;
+    const out = await session.run({ [BATCH_INPUT_NAMES.input]: tensor });
+    const classes = this.info.classes;
+    return Array.from({ length: count }, (_, i) => {
+      const logits = (out.logits!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+      const probabilities = (out.probabilities!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+      return { classIndex: argmax(logits), logits, probabilities };
+    });
+  }
+
+  /** Explains one image: relevance of the target class at every input value. */
+  async computeLrp(input: ModelInput, options: LrpCallOptions = {}): Promise<LrpResult> {
+    const batch = this.inputTensor(input);
+    if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
+    const [result] = await this.explain(batch, [options.classIndex], options.debug ?? false);
+    return result!;
+  }
+
+  /** Explains a batch in one run; every image may have its own target class. */
+  async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
+    return this.explain(this.inputTensor(input), options.classIndices ?? [], options.debug ?? false);
+  }
+
+  /** One run of the explainer on an already validated batch. */
+  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly (number | undefined)[], debug: boolean): Promise<LrpResult[]> {
+    if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
+    const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
+    const out = (await this.session.run({
+      [BATCH_INPUT_NAMES.input]: tensor,
+      [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [count]),
+    })) as RawOutputs;
+    return readOutputs(out, count, { ...this.info, layout: this.graph.inputDescription.layout }, this.compiled.traceNames, debug);
+  }
+
+  /** Releases the onnxruntime sessions. */
+  async dispose(): Promise<void> {
+    await this.session.release();
+    if (this.forwardSession) await (await this.forwardSession).release();
+  }
+
+  private checkClass(classIndex: number | undefined, image: number): number {
+    if (classIndex === undefined) return -1;
+    const classes = this.info.classes;
+    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
+      throw new Error(`class index ${classIndex} (image ${image}) is out of range: the model has classes 0..${classes - 1}`);
+    }
+    return classIndex;
+  }
+
+  /** Validates the input and wraps it as a float32 tensor in the model's layout. */
+  private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: ort.Tensor; count: number } {
+    const layout = this.graph.inputDescription.layout;
+    const [c, h, w] = this.info.inputShape;
+    const dims = layout === 'NCHW' ? [c, h, w] : [h, w, c];
+    const per = h * w * c;
+    const what = `${layout}, preprocessed`;
+    let data: Float32Array;
+    let count: number;
+    if (Array.isArray(input)) {
+      count = input.length;
+      if (count === 0) throw new Error('empty batch: give at least one image');
+      data = new Float32Array(count * per);
+      input.forEach((image, i) => data.set(checkImage(image, per, `image ${i}`, dims, what), i * per));
+    } else if (input instanceof Float32Array || !('shape' in (input as object))) {
+      data = checkImage(input as Float32Array, per, 'input', dims, what);
+      count = 1;
+    } else {
+      const { data: d, shape } = input as { data: Float32Array; shape: readonly number[] };
+      const given = shape.length === 3 ? [1, ...shape] : [...shape];
+      if (given.length !== 4 || given.slice(1).join() !== dims.join()) {
+        throw new Error(`input shape [${shape.join(', ')}] does not fit the model: expected [N, ${dims.join(', ')}] (${what})`);
+      }
+      count = given[0]!;
+      if (count < 1) throw new Error('empty batch: give at least one image');
+      data = checkImage(d, count * per, 'input', given.slice(1), what);
+    }
+    return { tensor: new ort.Tensor('float32', data, [count, ...dims]), count };
+  }
+}
+
+/** The former name, from when only Keras ResNet50 files were read; the same class. */
+export const LrpResNet50 = LrpResNet;
+/** The former name of {@link LrpResNet}. */
+export type LrpResNet50 = LrpResNet;
+
+function checkImage(data: unknown, length: number, what: string, shape: readonly number[], layout: string): Float32Array {
+  if (!(data instanceof Float32Array)) {
+    const kind = data === null ? 'null' : ArrayBuffer.isView(data) ? (data as object).constructor.name : typeof data;
+    throw new Error(`${what} must be a Float32Array (${layout}), got ${kind}`);
+  }
+  if (data.length !== length) {
+    throw new Error(`${what} has ${data.length} values; expected ${length} (${shape.join(' × ')}, ${layout})`);
+  }
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw new Error(`${what} contains ${data[i]} at index ${i}: inputs must be finite`);
+  }
+  return data;
+}
+
+function describeResize(desc: InputDescription): string {
+  return desc.resize.fit === 'resize' ? 'stretched' : `shorter side to ${desc.resize.resizeTo ?? desc.size}, centre crop`;
+}
+
+/** The first bytes of every HDF5 file. */
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
+  const source = options.weights === undefined ? 'imagenet' : options.weights;
+  if (source === null) {
+    const seed = options.seed ?? 0;
+    const graph = withInput(buildResNet(kerasResNetSpec(50)), options.input);
+    return { graph, weights: randomWeights(graph, seed), label: `random(seed=${seed})`, format: 'random' };
+  }
+  let path: string | Uint8Array = source;
+  if (source === 'imagenet') {
+    path = await ensureImageNetWeights({ cacheDir: options.cacheDir, onProgress: options.onDownloadProgress });
+  }
+  if (await isOnnx(path)) {
+    const bytes = typeof path === 'string' ? await readFile(path) : path;
+    const label = typeof path === 'string' ? path : '<onnx bytes>';
+    const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
+    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
+  }
+  const file = await readKerasH5(path);
+  const arch = inferKerasResNet(file);
+  const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
+  const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
+  const weights = bindWeights(graph, file, options.head ? { head: options.head } : {});
+  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
+}
+
+/** A graph with the user's changes to its input description (same layout and size). */
+function withInput(graph: ModelGraph, changes: LoadOptions['input']): ModelGraph {
+  if (!changes) return graph;
+  if ('layout' in changes) throw new Error('input: the layout is the model file\'s and cannot be changed');
+  if (changes.size !== undefined && changes.size !== graph.inputDescription.size) {
+    throw new Error(`input: size ${changes.size} was asked for, but this model takes ${graph.inputDescription.size}×${graph.inputDescription.size}`);
+  }
+  return { ...graph, inputDescription: { ...graph.inputDescription, ...changes } };
+}
+
+/** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */
+async function isOnnx(source: string | Uint8Array): Promise<boolean> {
+  if (typeof source === 'string') {
+    if (/\.onnx$/i.test(source)) return true;
+    if (/\.(h5|hdf5|keras)$/i.test(source)) return false;
+    const file = await open(source).catch(() => undefined);
+    if (!file) return false; // the Keras reader reports the missing file
+    try {
+      const head = new Uint8Array(8);
+      const { bytesRead } = await file.read(head, 0, 8, 0);
+      return bytesRead > 0 && head[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => head[i] === b);
+    } finally {
+      await file.close();
+    }
+  }
+  // A serialized ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
+  return source.length > 0 && source[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => source[i] === b);
+}

@@ -1,0 +1,37 @@
+/**
+ * Conservation on a full-size torchvision ResNet18 (seeded random weights, written here as a
+ * torch-style ONNX file with BN folded and read back through the importer): the default
+ * rules pass the start relevance down to the input with only floating-point losses.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { LrpResNet } from '../../src/lrp-resnet.js';
+import { TORCHVISION_INPUT } from '../../src/model/input.js';
+import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
+import { randomWeights } from '../../src/weights/random.js';
+import { tvInput } from '../support/fixture.js';
+import { torchvisionOnnx } from '../support/torch-onnx.js';
+
+test('full-size ResNet18 from ONNX, default rules: conservation error below 1e-3, and per block', async () => {
+  const graph = buildResNet({
+    ...kerasResNetSpec(50), name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic',
+    strideOn: 'middle', convBias: false, bnEpsilon: TORCH_BN_EPSILON, input: TORCHVISION_INPUT,
+  });
+  const model = await LrpResNet.load({ weights: torchvisionOnnx(graph, randomWeights(graph, 11)) });
+  try {
+    assert.equal(model.info.architecture, 'resnet18');
+    assert.equal(model.info.format, 'onnx');
+    assert.deepEqual(model.info.inputShape, [3, 224, 224]);
+    for (const classIndex of [undefined, 7]) {
+      const result = await model.computeLrp(tvInput('tv-resnet18-w4'), { classIndex, debug: true });
+      assert.ok(result.conservationError! < 1e-3, `conservation error ${result.conservationError}`);
+      const sums = result.trace!.map((t) => t.sum);
+      assert.equal(sums.length, 1 + 2 + 8 + 2); // start, fc, avgpool, 8 blocks, max pool, conv1
+      for (let k = 1; k < sums.length; k++) {
+        assert.ok(Math.abs(sums[k]! - sums[k - 1]!) <= 1e-3 * Math.abs(sums[0]!), `${result.trace![k]!.name}: ${sums[k]} after ${sums[k - 1]}`);
+      }
+    }
+  } finally {
+    await model.dispose();
+  }
+});

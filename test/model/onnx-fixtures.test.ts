@@ -1,0 +1,92 @@
+/**
+ * The contract for ONNX files: both torchvision fixtures (bottleneck ResNet50 ÷ 8, basic-block
+ * ResNet18 ÷ 4), each exported with BN folded (opset 13, dynamic batch) and with BN kept
+ * (opset 11, other input/output names), against the independent float64 reference, for every
+ * configuration they ship. Tolerances are lrp-spec.md's: logits 1e-3 absolute, relevance 1e-3
+ * relative L2, trace sums 1e-4 relative.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { relativeL2, TV_FILES, TV_FIXTURES, tvArray, tvExpected, tvInput, tvPath, tvRules } from '../support/fixture.js';
+
+const LOGIT_TOLERANCE = 1e-3;
+const RELEVANCE_TOLERANCE = 1e-3;
+const TRACE_TOLERANCE = 1e-4;
+
+/**
+ * Our trace, in the fixture's units: the start, the global average pool (the fixture's `gap`
+ * is the relevance after the classifier and the pool, which our trace lists as two entries:
+ * the classifier's is dropped), every block from the last to the first, the max pool, and the
+ * input (our first conv's entry).
+ */
+function inFixtureUnits(model: LrpResNet, trace: { name: string; sum: number }[]): number[] {
+  const dense = model.graph.output;
+  return trace.filter((t) => t.name !== dense).map((t) => t.sum);
+}
+
+for (const fixture of TV_FIXTURES) {
+  const expected = tvExpected(fixture);
+  const input = tvInput(fixture);
+  const logits = tvArray(fixture, 'logits.npy').data;
+  describe(`${fixture}`, () => {
+    const relevanceByFile = new Map<string, Map<string, LrpResult>>();
+    for (const file of TV_FILES) {
+      for (const [name, reference] of Object.entries(expected.configs)) {
+        describe(`${file}, config ${name}`, () => {
+          let model: LrpResNet;
+          let result: LrpResult;
+          before(async () => {
+            model = await LrpResNet.load({ weights: tvPath(fixture, file), rules: tvRules(reference.config) });
+            result = await model.computeLrp(input, { debug: true });
+            if (!relevanceByFile.has(file)) relevanceByFile.set(file, new Map());
+            relevanceByFile.get(file)!.set(name, result);
+          });
+          after(() => model.dispose());
+
+          test('logits, predicted class and start relevance', () => {
+            let worst = 0;
+            for (let i = 0; i < logits.length; i++) worst = Math.max(worst, Math.abs(result.logits[i]! - logits[i]!));
+            assert.ok(worst <= LOGIT_TOLERANCE, `max logit error ${worst}`);
+            assert.equal(result.classIndex, expected.target);
+            assert.equal(result.targetClass, expected.target);
+            const start = reference.trace[0]![1];
+            assert.ok(Math.abs(result.startRelevance - start) <= TRACE_TOLERANCE * Math.abs(start));
+          });
+
+          test('input relevance (C × H × W, RGB) and the attribution map', () => {
+            const ref = tvArray(fixture, `relevance_${name}.npy`);
+            assert.deepEqual(ref.shape, [1, 3, 224, 224]);
+            assert.deepEqual(result.relevance.shape, [3, 224, 224]);
+            assert.equal(result.relevance.layout, 'CHW');
+            const error = relativeL2(result.relevance.data, ref.data);
+            assert.ok(error <= RELEVANCE_TOLERANCE, `relative L2 error ${error}`);
+            const plane = 224 * 224;
+            const refMap = new Float64Array(plane).map((_, p) => ref.data[p]! + ref.data[plane + p]! + ref.data[2 * plane + p]!);
+            assert.ok(relativeL2(result.attribution.data, refMap) <= RELEVANCE_TOLERANCE);
+          });
+
+          test('every trace entry, one per block', () => {
+            const ours = inFixtureUnits(model, result.trace!);
+            assert.equal(ours.length, reference.trace.length, `trace ${result.trace!.map((t) => t.name).join(', ')}`);
+            reference.trace.forEach(([unit, sum], k) => {
+              const error = Math.abs(ours[k]! - sum) / Math.abs(sum);
+              assert.ok(error <= TRACE_TOLERANCE, `${unit} #${k} (${result.trace!.filter((t) => t.name !== model.graph.output)[k]!.name}): ${ours[k]} vs ${sum}`);
+            });
+            const inputSum = result.attribution.data.reduce((a, b) => a + b, 0);
+            assert.ok(Math.abs(inputSum - reference.input_sum) <= TRACE_TOLERANCE * Math.abs(reference.input_sum));
+          });
+        });
+      }
+    }
+
+    test('BN folded and BN kept give the same relevance (all BN scales are positive)', () => {
+      for (const name of Object.keys(expected.configs)) {
+        const folded = relevanceByFile.get('model.onnx')!.get(name)!;
+        const kept = relevanceByFile.get('model_bn.onnx')!.get(name)!;
+        const error = relativeL2(folded.relevance.data, kept.relevance.data);
+        assert.ok(error < 1e-5, `${name}: folded vs kept relative L2 ${error}`);
+      }
+    });
+  });
+}
