@@ -1,7 +1,7 @@
 /** Batched `predict`: one run for N images equals N single runs and the explainer's logits. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../src/lrp-resnet.js';
 import { FIXTURE_WEIGHTS, fixtureArray, fixtureInput } from './support/fixture.js';
 
 let model: LrpResNet50;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet50.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import { assignRules, firstLayers } from '../../src/lrp/composite.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { FIXTURE_WEIGHTS, fixtureInput, relativeL2 } from '../support/fixture.js';
