@@ -49,7 +49,7 @@ for (const desc of [CAFFE_INPUT, TORCHVISION_INPUT]) {
       const ranks = Float32Array.from([0, 5, 2, 2, 8, 1, 7, 3, 4]);
       const thresholds = Float32Array.from([7, 2, 0]);
       const out = await session.run({
-        [PERTURBATION_IO.image]: new ort.Tensor('float32', image, [1, 3, 3, 3]) // C = H = W = 3 in either layout,
+        [PERTURBATION_IO.image]: new ort.Tensor('float32', image, [1, 3, 3, 3]), // C = H = W = 3 in either layout
         [PERTURBATION_IO.scores]: new ort.Tensor('float32', ranks, scoreShape(small)),
         [PERTURBATION_IO.thresholds]: new ort.Tensor('float32', thresholds, [3]),
       });
