@@ -187,7 +187,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
  * `--quantize` has an optional value, which parseArgs cannot express: a bare `--quantize` (not
  * followed by a number) becomes `--quantize=<default levels>`.
  */
-function expandBareQuantize(argv: readonly string[]): string[] {
+export function expandBareQuantize(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

@@ -7,8 +7,11 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { evaluateCommand } from './evaluate.js';
+import { EVALUATE_COMMAND, MERGE_COMMAND } from './evaluate-options.js';
 import { explainCommand } from './explain.js';
 import { EXPLAIN_COMMAND } from './explain-options.js';
+import { mergeCommand } from './merge.js';
 import { formatHelp, parseCommandLine, PROGRAM, UsageError, type CliIO, type CommandSpec } from './usage.js';
 
 /** The program itself: its own options and the list of commands. */
@@ -17,7 +20,9 @@ export const MAIN_COMMAND: CommandSpec = {
   usage: '<command> [options]',
   summary:
     'Explains ResNet50 (Keras, ImageNet) image classifications with Layer-wise Relevance Propagation.\n\n' +
-    `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)`,
+    `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)\n` +
+    `  evaluate  score attribution methods by patch insertion / deletion (report, plot)\n` +
+    `  merge     combine the outputs of sharded evaluate runs`,
   options: [
     { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
     { name: 'version', short: 'V', type: 'boolean', description: 'print the version' },
@@ -27,6 +32,8 @@ export const MAIN_COMMAND: CommandSpec = {
 
 const COMMANDS: Record<string, (argv: readonly string[], io: CliIO) => Promise<number>> = {
   [EXPLAIN_COMMAND.name]: explainCommand,
+  [EVALUATE_COMMAND.name]: evaluateCommand,
+  [MERGE_COMMAND.name]: mergeCommand,
 };
 
 /** Runs the program with `argv` (without node and script) and returns the exit code. */
