@@ -3,12 +3,14 @@
  * graph turns one preprocessed image, its per-pixel patch ranks and K threshold ranks into K
  * insertion and K deletion images,
  *
- *     mask_k    = ranks ≥ τ_k                       (K, 1, H, W) or (K, H, W, 1)
- *     insertion = Where(mask_k, image, black)       black = pixel 0 through the preprocessing
- *     deletion  = Where(mask_k, black, image)
+ *     m_k       = float(ranks ≥ τ_k)                (K, 1, H, W) or (K, H, W, 1)
+ *     insertion = image·m_k + black·(1 − m_k)       black = pixel 0 through the preprocessing
+ *     deletion  = image·(1 − m_k) + black·m_k
  *     output    = Concat(insertion, deletion)       (2K, …image shape)
  *
- * so no JavaScript loop touches the 2·K·H·W·C values. Browser-safe (the graph is bytes).
+ * so no JavaScript loop touches the 2·K·H·W·C values. With m ∈ {0, 1} the products are exact
+ * (x·1 + b·0 = x), and onnxruntime's broadcasting Mul/Add ran twice as fast as `Where` here.
+ * Browser-safe (the graph is bytes).
  */
 import { blackValues, type InputDescription } from '../model/input.js';
 import { OnnxGraphBuilder } from '../onnx/graph-builder.js';
@@ -41,9 +43,12 @@ export function compilePerturbationModel(desc: InputDescription): Uint8Array {
   g.input(PERTURBATION_IO.thresholds, 'float32', ['K']);
   const black = g.floatTensor('black', Float32Array.from(blackValues(desc)), nchw ? [1, 3, 1, 1] : [1, 1, 1, 3]);
   const tau = g.op('Reshape', [PERTURBATION_IO.thresholds, g.ints([-1, 1, 1, 1])], 'tau');
-  const mask = g.op('GreaterOrEqual', [PERTURBATION_IO.scores, tau], 'mask');
-  const insertion = g.op('Where', [mask, PERTURBATION_IO.image, black], 'insertion');
-  const deletion = g.op('Where', [mask, black, PERTURBATION_IO.image], 'deletion');
+  const keep = g.toFloat(g.op('GreaterOrEqual', [PERTURBATION_IO.scores, tau], 'mask'), 'keep');
+  const drop = g.op('Sub', [g.scalar(1), keep], 'drop');
+  const mix = (imageWeight: string, blackWeight: string, name: string): string =>
+    g.op('Add', [g.op('Mul', [PERTURBATION_IO.image, imageWeight], `${name}_image`), g.op('Mul', [black, blackWeight], `${name}_black`)], name);
+  const insertion = mix(keep, drop, 'insertion');
+  const deletion = mix(drop, keep, 'deletion');
   const out = g.op('Concat', [insertion, deletion], PERTURBATION_IO.images, { axis: 0 });
   g.output(out, 'float32', nchw ? ['M', 3, s, s] : ['M', s, s, 3]);
   return g.toBytes();
