@@ -12,6 +12,7 @@
  * strictly interleaved one by one measured the forward pass 2× too slow).
  */
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { compileExplainer } from '../src/lrp/compiler.js';
@@ -26,6 +27,12 @@ import { compileForwardModel, IO } from '../src/onnx/classifier.js';
 import type { Precision } from '../src/onnx/graph-builder.js';
 import { createSession, ort } from '../src/runtime/session.js';
 import { randomWeights } from '../src/weights/random.js';
+import { evaluateImage } from '../src/eval/evaluate-image.js';
+import { InsertionDeletionEvaluator, DEFAULT_EVAL_BATCH } from '../src/eval/insertion-deletion.js';
+import { createMethod } from '../src/eval/methods.js';
+import { classifierFromModel } from '../src/eval/model-classifier.js';
+import { loadImage } from '../src/image/load.js';
+import { LrpResNet50 } from '../src/lrp-resnet.js';
 
 interface Case {
   /** `keras-resnet50` (built in memory) or a torchvision model read from an ONNX file. */
@@ -38,13 +45,25 @@ interface Case {
   runsPerBlock: number;
 }
 
-const CASES: Case[] = [
+/**
+ * `resnet-lrp evaluate` per image and method: patch insertion/deletion at the defaults (202
+ * forward passes per image and method) through the same loop as the CLI, on two sample photos.
+ */
+interface EvaluateCase {
+  evaluate: true;
+  methods: string[];
+  images: string[];
+  batch: number;
+}
+
+const CASES: (Case | EvaluateCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'keras-resnet50', batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
   { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  { evaluate: true, methods: ['lrp', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
 ];
 
 /** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
@@ -56,7 +75,64 @@ function onnxModel(depth: 18 | 50): { graph: ModelGraph; weights: ModelWeights; 
   return { graph, weights, fileBytes: bytes.byteLength };
 }
 
-async function runCase(c: Case): Promise<Record<string, unknown>> {
+async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>> {
+  // Time inside onnxruntime: every session run, whatever module calls it.
+  let ortMs = 0;
+  const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype;
+  const run = proto.run;
+  proto.run = async function (this: ort.InferenceSession, ...args: Parameters<typeof run>) {
+    const start = performance.now();
+    try {
+      return await run.apply(this, args);
+    } finally {
+      ortMs += performance.now() - start;
+    }
+  } as typeof run;
+
+  const t0 = performance.now();
+  const model = await LrpResNet50.load({ weights: null });
+  const classifier = classifierFromModel(model);
+  const methods = await Promise.all(c.methods.map((name) => createMethod(name, { inputDescription: classifier.inputDescription, loadLrp: async () => model })));
+  const evaluator = await InsertionDeletionEvaluator.create(classifier, { batchSize: c.batch });
+  const samples = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
+  const inputs = await Promise.all(c.images.map(async (f) => (await loadImage(join(samples, f))).input));
+  // Warm-up: the first runs of a session allocate its buffers.
+  await classifier.probabilities(new Float32Array(c.batch * inputs[0]!.length), c.batch);
+  await methods[0]!.attribute([inputs[0]!], [0]);
+  const tLoad = performance.now();
+
+  const perMethod = new Map(c.methods.map((m) => [m, { seconds: 0, mapMs: 0 }]));
+  ortMs = 0;
+  const start = performance.now();
+  for (const input of inputs) {
+    await evaluateImage(evaluator, methods, input, undefined, async (outcome) => {
+      const m = perMethod.get(outcome.method)!;
+      m.seconds += outcome.seconds;
+      m.mapMs += outcome.mapMs;
+    });
+  }
+  const totalMs = performance.now() - start;
+  const forwardPerImage = evaluator.stats.classifierMs / evaluator.stats.forwardImages;
+  await evaluator.dispose();
+  await model.dispose();
+  proto.run = run;
+  return {
+    case: `evaluate resnet50 ${c.methods.join(',')} patch=1 step=500 batch=${c.batch}`,
+    images: inputs.length,
+    forward_passes_per_image_method: 2 * evaluator.steps,
+    load_compile_ms: round(tLoad - t0),
+    seconds_per_image_method: Object.fromEntries([...perMethod].map(([m, v]) => [m, Math.round((v.seconds / inputs.length) * 100) / 100])),
+    map_ms_per_image: Object.fromEntries([...perMethod].map(([m, v]) => [m, round(v.mapMs / inputs.length)])),
+    forward_ms_per_perturbed_image: round(forwardPerImage),
+    perturbation_ms_per_image_method: round(evaluator.stats.perturbationMs / (inputs.length * methods.length)),
+    outside_onnxruntime_share: Math.round((1 - ortMs / totalMs) * 1000) / 1000,
+    peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+    threads: 'default',
+  };
+}
+
+async function runCase(c: Case | EvaluateCase): Promise<Record<string, unknown>> {
+  if ('evaluate' in c) return runEvaluateCase(c);
   const t0 = performance.now();
   let graph: ModelGraph;
   let weights: ModelWeights;

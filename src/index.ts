@@ -43,3 +43,22 @@ export { ensureImageNetWeights, downloadFile, DownloadError } from './weights/do
 export { weightsCacheDir, CACHE_DIR_ENV } from './weights/cache.js';
 export { resnet50WeightsFile, RESNET50_FILE_NAMES } from './weights/imagenet.js';
 export type { SessionOptions } from './runtime/session.js';
+export {
+  evaluateInsertionDeletion,
+  InsertionDeletionEvaluator,
+  DEFAULT_EVAL_BATCH,
+  type EvaluatorOptions,
+  type EvaluatorStats,
+  type InsertionDeletionResult,
+} from './eval/insertion-deletion.js';
+export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, type InsertionDeletionOptions } from './eval/patch-insdel.js';
+export type { Classifier } from './eval/classifier.js';
+export { OnnxClassifier, type OnnxClassifierOptions } from './eval/onnx-classifier.js';
+export { classifierFromModel } from './eval/model-classifier.js';
+export { METHODS, methodNames, createMethod, type Attribution, type AttributionMethod, type MethodContext, type MethodEntry } from './eval/methods.js';
+export { lrpMethod, type LrpModel } from './eval/lrp-method.js';
+export { randomMethod, type RandomMethodOptions } from './eval/random-method.js';
+export { evaluateImage, type MethodOutcome } from './eval/evaluate-image.js';
+export { imagenetWnids, parseClassName, readLabelFile, labelOf } from './eval/labels.js';
+export { summarize, writeReport, type EvaluationReport, type MethodSummary, type ClassSummary } from './eval/report.js';
+export type { EvaluationRecord, RunInfo, RunSettings } from './eval/records.js';

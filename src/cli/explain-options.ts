@@ -207,7 +207,7 @@ export function parseRuleOptions(str: (name: string) => string | undefined): Lrp
  * `--quantize` has an optional value, which parseArgs cannot express: a bare `--quantize` (not
  * followed by a number) becomes `--quantize=<default levels>`.
  */
-function expandBareQuantize(argv: readonly string[]): string[] {
+export function expandBareQuantize(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;

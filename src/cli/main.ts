@@ -7,9 +7,12 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { evaluateCommand } from './evaluate.js';
+import { EVALUATE_COMMAND, MERGE_COMMAND } from './evaluate-options.js';
 import { explainCommand } from './explain.js';
 import { EXPLAIN_COMMAND } from './explain-options.js';
 import { EXPORT_COMMAND, exportCommand } from './export.js';
+import { mergeCommand } from './merge.js';
 import { formatHelp, parseCommandLine, PROGRAM, UsageError, type CliIO, type CommandSpec } from './usage.js';
 
 /** The program itself: its own options and the list of commands. */
@@ -20,7 +23,9 @@ export const MAIN_COMMAND: CommandSpec = {
     'Explains ResNet image classifications (Keras .h5, torchvision models exported to .onnx, the\n' +
     'ImageNet ResNet50) with Layer-wise Relevance Propagation.\n\n' +
     `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)\n` +
-    `  export    write the explainer as a standalone ONNX file (runs on any onnxruntime)`,
+    `  export    write the explainer as a standalone ONNX file (runs on any onnxruntime)\n` +
+    `  evaluate  score attribution methods by patch insertion / deletion (report, plot)\n` +
+    `  merge     combine the outputs of sharded evaluate runs`,
   options: [
     { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
     { name: 'version', short: 'V', type: 'boolean', description: 'print the version' },
@@ -31,6 +36,8 @@ export const MAIN_COMMAND: CommandSpec = {
 const COMMANDS: Record<string, (argv: readonly string[], io: CliIO) => Promise<number>> = {
   [EXPLAIN_COMMAND.name]: explainCommand,
   [EXPORT_COMMAND.name]: exportCommand,
+  [EVALUATE_COMMAND.name]: evaluateCommand,
+  [MERGE_COMMAND.name]: mergeCommand,
 };
 
 /** Runs the program with `argv` (without node and script) and returns the exit code. */

@@ -14,7 +14,7 @@ export const DEFAULT_QUANTIZE_LEVELS = 8;
  *
  * @throws Error if `levels` is not an integer ≥ 2 or the map holds a non-finite value.
  */
-export function quantizeHeat(map: Float32Array, levels: number = DEFAULT_QUANTIZE_LEVELS): Float32Array {
+export function quantizeHeat(map: Float32Array | Float64Array, levels: number = DEFAULT_QUANTIZE_LEVELS): Float32Array {
   if (!Number.isInteger(levels) || levels < 2) {
     throw new Error(`quantizeHeat: levels must be an integer ≥ 2, got ${String(levels)}`);
   }

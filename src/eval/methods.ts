@@ -1,0 +1,88 @@
+/**
+ * Attribution methods behind one interface, so that the evaluation can compare them on equal
+ * terms: each turns a batch of preprocessed images and their target classes into one
+ * attribution map per image (and, where the method has one, the relevance of every input
+ * value). Methods are entries of a registry ({@link METHODS}); a new method (gradient,
+ * Integrated Gradients, Grad-CAM, …) is one more entry.
+ */
+import type { InputDescription } from '../model/input.js';
+import { PRESETS, type LrpOptions, type PresetName } from '../lrp/presets.js';
+import { lrpMethod, type LrpModel } from './lrp-method.js';
+import { randomMethod } from './random-method.js';
+
+/** What a method computes for one image. */
+export interface Attribution {
+  /** size × size, row-major: the map the metric ranks. */
+  readonly map: Float32Array;
+  /** Relevance of every input value, in the model's input layout and channel order (LRP). */
+  readonly relevance?: Float32Array;
+}
+
+/** An attribution method bound to a model. */
+export interface AttributionMethod {
+  /** Name as used on the command line and in reports (`lrp`, `lrp-symmetric`, `random`, …). */
+  readonly name: string;
+  /** One line: what the method is. */
+  readonly description: string;
+  /**
+   * Maps for a batch: `inputs[i]` is one preprocessed image in the model's layout, `targets[i]`
+   * the class to explain for it.
+   */
+  attribute(inputs: readonly Float32Array[], targets: readonly number[]): Promise<Attribution[]>;
+  /** Releases what the method created (sessions); never the model it was given. */
+  dispose(): Promise<void>;
+}
+
+/** What method factories may use. */
+export interface MethodContext {
+  /** The model's input description (layout, size, …). */
+  readonly inputDescription: InputDescription;
+  /** The model with an LRP explainer compiled for these rules. */
+  loadLrp(rules: LrpOptions): Promise<LrpModel>;
+  /** Seed of the random baseline. Default 0. */
+  readonly seed?: number;
+}
+
+/** A registry entry. */
+export interface MethodEntry {
+  readonly description: string;
+  create(context: MethodContext): Promise<AttributionMethod>;
+}
+
+function lrpEntry(preset: PresetName): MethodEntry {
+  return {
+    description: `LRP, ${PRESETS[preset].description}`,
+    create: async (context) => lrpMethod(preset === 'default' ? 'lrp' : `lrp-${preset}`, await context.loadLrp({ preset }), { preset }),
+  };
+}
+
+/**
+ * Every method by name: `lrp` (the paper's rules), `lrp-<preset>` for the other LRP presets
+ * (`lrp-symmetric` is LRP without the paper's split), and `random` (the sanity floor).
+ */
+export const METHODS: Readonly<Record<string, MethodEntry>> = Object.freeze({
+  lrp: lrpEntry('default'),
+  ...Object.fromEntries(
+    (Object.keys(PRESETS) as PresetName[]).filter((p) => p !== 'default').map((p) => [`lrp-${p}`, lrpEntry(p)]),
+  ),
+  random: {
+    description: 'uniform random map (seeded by the seed and the image): the floor every method must beat',
+    create: async (context) => randomMethod({ size: context.inputDescription.size, seed: context.seed ?? 0 }),
+  },
+});
+
+/** The registered method names, in registry order. */
+export function methodNames(): string[] {
+  return Object.keys(METHODS);
+}
+
+/**
+ * Creates the named method for a model.
+ *
+ * @throws Error naming the unknown method and listing the known ones.
+ */
+export async function createMethod(name: string, context: MethodContext): Promise<AttributionMethod> {
+  const entry = Object.hasOwn(METHODS, name) ? METHODS[name] : undefined;
+  if (!entry) throw new Error(`unknown method "${name}" (methods: ${methodNames().join(', ')})`);
+  return entry.create(context);
+}

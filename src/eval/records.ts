@@ -1,0 +1,129 @@
+/**
+ * The per-image results of an evaluation run: one JSON line per image and method in
+ * `results.jsonl`, appended as soon as it is known (a killed run loses at most the image in
+ * flight; `--resume` continues after the last complete line), and the run's settings in
+ * `run.json` (so a resumed run or a merge cannot mix incompatible results).
+ */
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../util/atomic-write.js';
+
+/** One image evaluated with one method. */
+export interface EvaluationRecord {
+  /** The image path as given. */
+  image: string;
+  /** Position of the image in the whole (unsharded) selection: the sort key of every report. */
+  index: number;
+  /** Ground-truth class, or null. */
+  label: number | null;
+  /** The model's class for the unperturbed image. */
+  predicted: number;
+  /** The class whose probability was measured: the label if known, else the predicted class. */
+  target: number;
+  method: string;
+  insertion: number;
+  deletion: number;
+  pid: number;
+  /** Probability of the target per step, 7 significant digits (float32 precision). */
+  insertionCurve: number[];
+  deletionCurve: number[];
+  /** Wall time of the map and both curves. */
+  seconds: number;
+}
+
+/** What must agree between the shards of one evaluation (and between a run and its resume). */
+export interface RunSettings {
+  /** Metric settings; `size` is the model's input side, `classes` its number of classes. */
+  size: number;
+  classes: number;
+  patch: number;
+  step: number;
+  quantize: number | false;
+  /** Model: the weights' label, the arithmetic, how images are fitted. */
+  model: string;
+  precision: string;
+  fit: string;
+  /** Seed of the random baseline. */
+  seed: number;
+  /** Number of images in the whole selection (all shards). */
+  total: number;
+}
+
+/** `run.json`. */
+export interface RunInfo {
+  format: 'resnet-lrp-evaluate/1';
+  settings: RunSettings;
+  /** Methods in report order. */
+  methods: string[];
+  /** This run's shard, or null for the whole selection. */
+  shard: { index: number; count: number } | null;
+}
+
+export const RESULTS_FILE = 'results.jsonl';
+export const RUN_FILE = 'run.json';
+
+/** Rounds to 7 significant digits: float32 precision, half the bytes of the full float64 text. */
+export function roundCurve(values: readonly number[]): number[] {
+  return values.map((v) => Number(v.toPrecision(7)));
+}
+
+/** Appends one record as one line. */
+export async function appendRecord(dir: string, record: EvaluationRecord): Promise<void> {
+  await appendFile(join(dir, RESULTS_FILE), `${JSON.stringify(record)}\n`);
+}
+
+/**
+ * Reads the records of a results file. A last line without its newline (a run killed while
+ * writing it) is dropped; with `repair` the file is rewritten without it, so appends continue
+ * on a clean line.
+ *
+ * @throws Error naming the file and line of any other malformed line.
+ */
+export async function readRecords(dir: string, options: { repair?: boolean } = {}): Promise<EvaluationRecord[]> {
+  const path = join(dir, RESULTS_FILE);
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return '';
+    throw error;
+  });
+  const lines = text.split('\n');
+  const partial = lines.pop() !== '';
+  if (partial && options.repair) await writeFileAtomic(path, lines.map((l) => `${l}\n`).join(''));
+  return lines.map((line, i) => {
+    try {
+      const record = JSON.parse(line) as EvaluationRecord;
+      if (typeof record.image !== 'string' || typeof record.method !== 'string' || !Number.isInteger(record.index)) throw new Error('missing fields');
+      return record;
+    } catch (error) {
+      throw new Error(`${path} line ${i + 1}: not an evaluation record (${(error as Error).message})`);
+    }
+  });
+}
+
+export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
+  const path = join(dir, RUN_FILE);
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  });
+  if (text === undefined) return undefined;
+  const info = JSON.parse(text) as RunInfo;
+  if (info.format !== 'resnet-lrp-evaluate/1') throw new Error(`${path}: not a resnet-lrp evaluate run (format ${String(info.format)})`);
+  return info;
+}
+
+export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
+  await writeFileAtomic(join(dir, RUN_FILE), `${JSON.stringify(info, null, 2)}\n`);
+}
+
+/** The settings that differ between two runs, as `name: a ≠ b` (empty when compatible). */
+export function settingsDifferences(a: RunSettings, b: RunSettings): string[] {
+  return (Object.keys(a) as (keyof RunSettings)[])
+    .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+    .map((key) => `${key}: ${JSON.stringify(a[key])} ≠ ${JSON.stringify(b[key])}`);
+}
+
+/** Records in report order: by image position, then by the run's method order. */
+export function sortRecords(records: readonly EvaluationRecord[], methods: readonly string[]): EvaluationRecord[] {
+  const rank = new Map(methods.map((m, i) => [m, i]));
+  return [...records].sort((a, b) => a.index - b.index || (rank.get(a.method) ?? Infinity) - (rank.get(b.method) ?? Infinity) || (a.method < b.method ? -1 : a.method > b.method ? 1 : 0));
+}

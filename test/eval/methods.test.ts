@@ -1,0 +1,100 @@
+/**
+ * The attribution methods of the evaluation: LRP methods reproduce the reference relevance of
+ * their preset, the random baseline is seeded, uniform and independent of batching.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createMethod, methodNames, type MethodContext } from '../../src/eval/methods.js';
+import { classifierFromModel } from '../../src/eval/model-classifier.js';
+import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import type { LrpOptions } from '../../src/lrp/presets.js';
+import { CAFFE_INPUT } from '../../src/model/input.js';
+import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, relativeL2 } from '../support/fixture.js';
+
+const input = fixtureInput();
+
+describe('LRP methods on the w8 fixture', () => {
+  const loaded: LrpResNet50[] = [];
+  const context: MethodContext = {
+    inputDescription: CAFFE_INPUT,
+    async loadLrp(rules: LrpOptions) {
+      const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules });
+      loaded.push(model);
+      return model;
+    },
+  };
+  after(async () => Promise.all(loaded.map((m) => m.dispose())));
+
+  for (const [method, config] of [['lrp', 'default'], ['lrp-symmetric', 'symmetric']] as const) {
+    test(`${method}: map and relevance are the reference's ${config} relevance (rel. L2 ≤ 1e-3)`, async () => {
+      const m = await createMethod(method, context);
+      assert.equal(m.name, method);
+      const other = expected.target === 0 ? 1 : 0;
+      const [own, second] = await m.attribute([input, input], [expected.target, other]);
+      const reference = fixtureArray(`relevance_${config}.npy`).data;
+      assert.ok(relativeL2(own!.relevance!, reference) <= 1e-3, 'relevance');
+      const summed = Float64Array.from({ length: 224 * 224 }, (_, p) => reference[3 * p]! + reference[3 * p + 1]! + reference[3 * p + 2]!);
+      assert.ok(relativeL2(own!.map, summed) <= 1e-3, 'map = relevance summed over channels');
+      // The second image explains another class: a different map.
+      assert.ok(relativeL2(second!.map, summed) > 1e-2, 'target honoured');
+    });
+  }
+});
+
+describe('random method', () => {
+  const context: MethodContext = {
+    inputDescription: CAFFE_INPUT,
+    loadLrp: () => Promise.reject(new Error('not needed')),
+  };
+  let other: Float32Array;
+  before(() => {
+    other = input.slice();
+    other[12345] = other[12345]! + 1;
+  });
+
+  test('uniform in [0, 1), seeded by seed and image, independent of batching', async () => {
+    const random = await createMethod('random', context);
+    const [a, b] = await random.attribute([input, other], [0, 0]);
+    const [alone] = await random.attribute([other], [5]);
+    assert.deepEqual(alone!.map, b!.map, 'same image, same map, whatever the batch and target');
+    assert.notDeepEqual(a!.map, b!.map, 'another image, another map');
+    const reseeded = await createMethod('random', { ...context, seed: 1 });
+    assert.notDeepEqual((await reseeded.attribute([input], [0]))[0]!.map, a!.map, 'another seed, another map');
+    const map = a!.map;
+    assert.equal(map.length, 224 * 224);
+    let sum = 0;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of map) {
+      sum += v;
+      min = Math.min(min, v);
+      max = Math.max(max, v);
+    }
+    assert.ok(min >= 0 && max < 1, `range [${min}, ${max}]`);
+    // Mean of 50 176 uniforms: 0.5 ± 0.0013 (1 s.d.); 5 s.d. bound.
+    assert.ok(Math.abs(sum / map.length - 0.5) < 0.0065, `mean ${sum / map.length}`);
+    assert.equal(a!.relevance, undefined, 'no per-channel relevance');
+  });
+
+  test('the registry lists lrp, lrp-symmetric and random, and rejects unknown names', async () => {
+    for (const name of ['lrp', 'lrp-symmetric', 'random']) assert.ok(methodNames().includes(name), name);
+    await assert.rejects(createMethod('gradcam', context), /unknown method "gradcam" \(methods: lrp, .*random\)/);
+  });
+});
+
+test('classifierFromModel gives the model’s probabilities for a batch', async () => {
+  const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  try {
+    const classifier = classifierFromModel(model);
+    const batch = new Float32Array(2 * input.length);
+    batch.set(input, 0);
+    batch.set(input.map(() => -100), input.length);
+    const p = await classifier.probabilities(batch, 2);
+    const [first, second] = await model.predict({ data: batch, shape: [2, 224, 224, 3] });
+    assert.deepEqual(p.subarray(0, 1000), first!.probabilities);
+    assert.deepEqual(p.subarray(1000), second!.probabilities);
+    assert.equal(first!.classIndex, expected.target);
+  } finally {
+    await model.dispose();
+  }
+});
