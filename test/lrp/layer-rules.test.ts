@@ -13,7 +13,7 @@ import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
 import type { ModelWeights } from '../../src/weights/types.js';
 import { relativeL2 } from '../support/fixture.js';
 import { referenceRelevance, type RefOptions, type RefRule } from '../support/reference-lrp.js';
-import { BOUNDS, CLASSES, CHANNELS, SIZE, runExplainer, tinyInput, tinyResNet, tinyWeights, toChw, type Stem } from '../support/tiny-nets.js';
+import { BOUNDS, CLASSES, CHANNELS, SIZE, runExplainer, runExplainerBatch, tinyInput, tinyResNet, tinyWeights, toChw, type Stem } from '../support/tiny-nets.js';
 
 /** Which rule the reference applies where: by kind, the stem conv `c1` as the first layer, and by name. */
 interface Setup {
@@ -179,6 +179,23 @@ test('softmax-predicted explains the predicted class even when another is asked 
   assert.equal(got.explained, predicted);
   const softmax = await runExplainer(graph, weights, { preset: 'official', start: 'softmax' }, 'float32', input, other);
   assert.equal(softmax.explained, other);
+});
+
+test('a batch equals single runs for the new rules (argmax routing, ones input, 2×2 windows, the split)', async () => {
+  for (const stem of STEMS) {
+    const { graph, weights, input } = nets.get(stem)!;
+    const inputs = [input, tinyInput(12), tinyInput(13)];
+    const targets = [2, -1, 0];
+    for (const options of [{ preset: 'gradient' }, { preset: 'official' }, { first: 'flat', globalAvgPool: 'zplus-mean', split: 'ratio-no-fallback' }] as LrpOptions[]) {
+      const batch = await runExplainerBatch(graph, weights, options, 'float64', inputs, targets);
+      for (let i = 0; i < inputs.length; i++) {
+        const single = await runExplainer(graph, weights, options, 'float64', inputs[i]!, targets[i]!);
+        assert.equal(batch[i]!.explained, single.explained);
+        assert.deepEqual(batch[i]!.relevance, single.relevance, `${stem}, ${JSON.stringify(options)}, image ${i}`);
+      }
+      assert.notDeepEqual(batch[0]!.relevance, batch[1]!.relevance);
+    }
+  }
 });
 
 // ---- the split rules where both inputs of an addition are zero ----

@@ -131,20 +131,31 @@ export interface ExplainerRun {
 
 /** Compiles `graph` under `options` (with {@link BOUNDS}) and runs it on one image (H, W, C). */
 export async function runExplainer(graph: ModelGraph, weights: ModelWeights, options: LrpOptions, precision: Precision, input: Float32Array, target: number): Promise<ExplainerRun> {
+  return (await runExplainerBatch(graph, weights, options, precision, [input], [target]))[0]!;
+}
+
+/** Like {@link runExplainer} for a batch of images in one run, each with its own target. */
+export async function runExplainerBatch(graph: ModelGraph, weights: ModelWeights, options: LrpOptions, precision: Precision, inputs: readonly Float32Array[], targets: readonly number[]): Promise<ExplainerRun[]> {
   const config = resolveLrpOptions({ inputBounds: BOUNDS, ...options });
   const [c, h, w] = graph.layers[0]!.outputShape as [number, number, number];
+  const per = c * h * w;
+  const batch = new Float32Array(inputs.length * per);
+  inputs.forEach((x, i) => batch.set(x, i * per));
   const session = await createSession(compileExplainer(graph, weights, config, precision).model);
   try {
     const out = await session.run({
-      [IO.input]: new ort.Tensor('float32', input, [1, h, w, c]),
-      [IO.target]: new ort.Tensor('int64', BigInt64Array.of(BigInt(target)), [1]),
+      [IO.input]: new ort.Tensor('float32', batch, [inputs.length, h, w, c]),
+      [IO.target]: new ort.Tensor('int64', BigInt64Array.from(targets, (t) => BigInt(t)), [targets.length]),
     });
-    return {
-      logits: out[IO.logits]!.data as Float32Array,
-      relevance: toChw(out[IO.relevance]!.data as Float32Array, c, h * w),
-      explained: Number((out[IO.explainedClass]!.data as BigInt64Array)[0]),
-      start: (out[IO.startRelevance]!.data as Float32Array)[0]!,
-    };
+    const logits = out[IO.logits]!.data as Float32Array;
+    const relevance = out[IO.relevance]!.data as Float32Array;
+    const classes = logits.length / inputs.length;
+    return inputs.map((_, i) => ({
+      logits: logits.slice(i * classes, (i + 1) * classes),
+      relevance: toChw(relevance.subarray(i * per, (i + 1) * per), c, h * w),
+      explained: Number((out[IO.explainedClass]!.data as BigInt64Array)[i]),
+      start: (out[IO.startRelevance]!.data as Float32Array)[i]!,
+    }));
   } finally {
     await session.release();
   }
