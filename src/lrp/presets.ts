@@ -206,10 +206,17 @@ export function describeConfig(config: LrpConfig): string {
   const kinds = (['relu', 'batchNorm', 'maxPool', 'globalAvgPool'] as const)
     .filter((k) => config[k].name !== DEFAULT[k])
     .map((k) => ` ${k}=${describeRule(config[k] as Rule<typeof k>, k)}`).join('');
-  const overrides = Object.entries(config.layers).map(([n, r]) => ` ${n}=${typeof r === 'string' ? r : r.name}`).join('');
+  const overrides = Object.entries(config.layers).map(([n, r]) => ` ${n}=${describeSpec(r)}`).join('');
   const stabilizer = config.stabilizer === 'signed' ? '' : ` ${config.stabilizer}`;
   return `first=${describeRule(config.first)} conv=${describeRule(config.conv)} dense=${describeRule(config.dense)}${kinds}` +
     ` split=${config.split} start=${config.start} ε=${config.epsilon}${stabilizer}${overrides}`;
+}
+
+/** A per-layer spec as written, e.g. `epsilon(epsilon=0.1)`. */
+function describeSpec(spec: LayerRuleSpec): string {
+  if (typeof spec === 'string') return spec;
+  const params = Object.entries(spec).filter(([key]) => key !== 'name').map(([key, value]) => `${key}=${value}`);
+  return params.length === 0 ? spec.name : `${spec.name}(${params.join(', ')})`;
 }
 
 function oneOf<T extends string>(option: string, value: string, allowed: readonly T[]): T {
