@@ -17,8 +17,15 @@ export {
   type Prediction,
   type WeightsSource,
 } from './lrp-resnet.js';
-export { PRESETS, DEFAULT_STABILIZER, resolveLrpOptions, describeConfig, type LrpOptions, type LrpConfig, type PresetName, type SplitMode, type StartMode } from './lrp/presets.js';
-export { RULE_DEFAULTS, type Rule, type RuleName, type RuleSpec } from './lrp/rules.js';
+export {
+  PRESETS, DEFAULT_STABILIZER, SPLIT_MODES, START_MODES, STABILIZER_MODES, resolveLrpOptions, describeConfig,
+  type LrpOptions, type LrpConfig, type PresetName, type SplitMode, type StartMode, type LayerRuleSpec,
+} from './lrp/presets.js';
+export {
+  RULES, RULE_DEFAULTS, ruleNames, describeRule,
+  type Rule, type RuleName, type RuleSpec, type RuleKind, type LinearRule, type RuleTerm, type InputModifier, type ParamModifier,
+  type Stabilizer, type StabilizerMode, type Reducer,
+} from './lrp/rules.js';
 export { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
 export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';

@@ -18,7 +18,7 @@ import { withMetadata } from './onnx/graph-builder.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './runtime/outputs.js';
 import { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
-import { describeConfig, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
+import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
 import { createSession, ort, type SessionOptions } from './runtime/session.js';
@@ -290,6 +290,9 @@ export class LrpResNet {
   /** One run of the explainer on an already validated batch. */
   private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly (number | undefined)[], debug: boolean): Promise<LrpResult[]> {
     if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
+    if (explainsPredictedOnly(this.config) && targets.some((t) => t !== undefined)) {
+      throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
+    }
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
     const out = (await this.session.run({
       [BATCH_INPUT_NAMES.input]: tensor,

@@ -6,17 +6,17 @@
  * layer's output by several paths is summed when that layer is processed (all its consumers
  * come later in topological order, so they are done by then).
  */
-import type { ConvLayer, Layer, ModelGraph } from '../model/graph.js';
+import type { BatchNormLayer, Layer, MaxPoolLayer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
 import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
-import { assignRules } from './composite.js';
-import { convOps, denseOps, globalSumOps, type LinearOps, transformKernel, windowSumOps } from './linear-ops.js';
+import { assignRules, type AssignedRule } from './composite.js';
+import { argmaxRouting, convOps, denseOps, globalSumOps, type LinearOps, transformKernel, twoByTwoSumOps, windowSumOps } from './linear-ops.js';
 import type { LrpConfig } from './presets.js';
-import { ruleTerms, type Rule, type RuleTerms, type TermInput } from './rules.js';
+import { ruleData, type InputModifier, type LinearRule, type PoolWeights, type Rule, type RuleData, type RuleTerm } from './rules.js';
 import { emitSplit } from './split.js';
 
 /** A compiled explainer model and what is needed to read its outputs. */
@@ -25,8 +25,8 @@ export interface CompiledExplainer {
   readonly model: Uint8Array;
   /** Names of the entries of the `trace` output, in order (from the start relevance down to the input). */
   readonly traceNames: readonly string[];
-  /** The rule chosen for every conv and dense layer. */
-  readonly rules: ReadonlyMap<string, Rule>;
+  /** The rule chosen for every layer that takes one. */
+  readonly rules: ReadonlyMap<string, AssignedRule>;
 }
 
 /** Name of the first trace entry, the start relevance at the output (`predictions:out` for Keras). */
@@ -41,7 +41,7 @@ const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxP
 export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ClassifierOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
-  const compiler = new RelevanceCompiler(graph, classifier.g, classifier.forward, rules, config);
+  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config);
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
@@ -60,9 +60,10 @@ class RelevanceCompiler {
 
   constructor(
     private readonly graph: ModelGraph,
+    private readonly weights: ModelWeights,
     private readonly g: OnnxGraphBuilder,
     forward: ForwardGraph,
-    private readonly rules: ReadonlyMap<string, Rule>,
+    private readonly rules: ReadonlyMap<string, AssignedRule>,
     private readonly config: LrpConfig,
   ) {
     ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
@@ -75,14 +76,16 @@ class RelevanceCompiler {
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
 
-    // Target: the given class, or the predicted one where the caller passed −1.
+    // Target: the given class, or the predicted one where the caller passed −1 (or always, by the start rule).
+    const startRule = ruleData('start', { name: this.config.start } as Rule<'start'>);
     g.input(IO.target, 'int64', [BATCH]);
     const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 0 });
-    const explained = g.op('Where', [g.op('Less', [IO.target, g.ints([0])], 'target_is_auto'), predicted, IO.target], IO.explainedClass);
+    const explained = startRule.target === 'predicted'
+      ? g.op('Identity', [predicted], IO.explainedClass)
+      : g.op('Where', [g.op('Less', [IO.target, g.ints([0])], 'target_is_auto'), predicted, IO.target], IO.explainedClass);
     const classIds = g.int64Tensor('class_ids', Array.from({ length: classes }, (_, i) => i), [1, classes]);
     const oneHot = g.toFloat(g.op('Equal', [g.op('Unsqueeze', [explained, g.ints([1])], 'explained_col'), classIds], 'is_target'), 'target_one_hot');
-    const startScores = this.config.start === 'logit' ? logits : probabilities;
-    const start = g.op('Mul', [oneHot, startScores], 'R_start');
+    const start = startRule.score === 'one' ? oneHot : g.op('Mul', [oneHot, startRule.score === 'logit' ? logits : probabilities], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
     this.traceNames.push(startTraceName(graph));
     this.traceSums.push(startSum);
@@ -143,17 +146,12 @@ class RelevanceCompiler {
     return Array.from({ length: rank }, (_, i) => i + 1);
   }
 
-  /** Sends the relevance `r` of a layer's output to its inputs. */
+  /** Sends the relevance `r` of a layer's output to its inputs, by the layer's rule. */
   private propagate(layer: Layer, r: string): void {
     const { g } = this;
     const inputs = layer.inputs;
     switch (layer.kind) {
       case 'input':
-        return;
-      case 'batchNorm':
-      case 'relu':
-        // Pass-through: the relevance of the output becomes that of the input unchanged.
-        this.send(inputs[0]!, r);
         return;
       case 'zeroPad': {
         // Relevance of the padded positions is dropped.
@@ -162,87 +160,183 @@ class RelevanceCompiler {
         this.send(inputs[0]!, g.op('Slice', [r, g.ints([top, left]), g.ints([top + h!, left + w!]), g.ints([2, 3])], `R:${layer.name}:unpadded`));
         return;
       }
+      case 'batchNorm': {
+        const { propagate } = this.data(layer, 'batchNorm');
+        this.send(inputs[0]!, propagate === 'pass' ? r : g.op('Mul', [r, this.batchNormScale(layer)], `R:${layer.name}:in`));
+        return;
+      }
+      case 'relu': {
+        const { mask } = this.data(layer, 'relu');
+        if (mask === 'none') {
+          this.send(inputs[0]!, r);
+          return;
+        }
+        const active = g.op('Greater', [this.outputs.get(layer.name)!, g.scalar(0)], `${layer.name}/active`);
+        const signal = mask === 'guided' ? g.op('Relu', [r], `${layer.name}/R_positive`) : r;
+        this.send(inputs[0]!, g.op('Where', [active, signal, g.scalar(0)], `R:${layer.name}:in`));
+        return;
+      }
       case 'add': {
-        const shares = emitSplit(g, this.config.split, layer.name, inputs.map((i) => this.outputs.get(i)!), r);
+        const { split } = this.data(layer, 'add');
+        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r);
         inputs.forEach((input, k) => this.send(input, shares[k]!));
         return;
       }
-      case 'maxPool':
-        this.send(inputs[0]!, this.linearRule(layer, r, windowSumOps(g, layer, this.shapeOf(inputs[0]!)), ruleTerms({ name: 'zplus' })));
+      case 'maxPool': {
+        const data = this.data(layer, 'maxPool');
+        const inShape = this.shapeOf(inputs[0]!);
+        if (data.propagate === 'argmax') {
+          this.send(inputs[0]!, argmaxRouting(g, layer, this.outputs.get(inputs[0]!)!, inShape, r));
+          return;
+        }
+        const ops = data.windows === 'same' ? windowSumOps(g, layer, inShape) : twoByTwoSumOps(g, layer, inShape, this.unpaddedOrigin(layer));
+        this.send(inputs[0]!, this.linearRule(layer, r, ops, data.rule, data.weights));
         return;
-      case 'globalAvgPool':
-        this.send(inputs[0]!, this.linearRule(layer, r, globalSumOps(g, layer, this.shapeOf(inputs[0]!)), ruleTerms({ name: 'zplus' })));
+      }
+      case 'globalAvgPool': {
+        const data = this.data(layer, 'globalAvgPool');
+        this.send(inputs[0]!, this.linearRule(layer, r, globalSumOps(g, layer, this.shapeOf(inputs[0]!)), data.rule, data.weights));
         return;
+      }
       case 'conv':
       case 'dense': {
         const ops = layer.kind === 'conv' ? convOps(g, layer, this.shapeOf(inputs[0]!)) : denseOps(g, layer);
-        this.send(inputs[0]!, this.linearRule(layer, r, ops, ruleTerms(this.rules.get(layer.name)!)));
+        this.send(inputs[0]!, this.linearRule(layer, r, ops, this.data(layer, 'linear')));
         return;
       }
     }
   }
 
-  /** z = Σ_k layer(in_k, W_k) (+b); s = R / stab(z); R_in = Σ_k in_k ⊙ layerᵀ(s, W_k). */
-  private linearRule(layer: Layer, r: string, ops: LinearOps, rule: RuleTerms): string {
+  /** The data of the rule the composite assigned to `layer`. */
+  private data<K extends AssignedRule['kind']>(layer: Layer, kind: K): RuleData[K] {
+    const assigned = this.rules.get(layer.name);
+    if (!assigned || assigned.kind !== kind) throw new Error(`layer ${layer.name}: no ${kind} rule assigned`);
+    return ruleData(kind, assigned.rule as never);
+  }
+
+  /**
+   * The linear rule: z = Σ_k layer(in_k, W_k) (+b); s = R / stabilize(z) (or s = R without a
+   * stabilizer); R_in = Σ_k in_k ⊙ layerᵀ(s, W_k), or Σ_k layerᵀ(s, W_k) for the adjoint reducer.
+   */
+  private linearRule(layer: Layer, r: string, ops: LinearOps, rule: LinearRule, weights: PoolWeights = 'ones'): string {
     const { g } = this;
     const activation = this.outputs.get(layer.inputs[0]!)!;
     const kernel = this.kernels.get(layer.name) ?? '';
     const termInputs = rule.terms.map((t) => this.termInput(layer, activation, t.input));
-    const termKernels = rule.terms.map((t) => (kernel ? transformKernel(g, kernel, t.kernel, t.sign) : ''));
+    const termKernels = rule.terms.map((t) => (kernel ? transformKernel(g, kernel, t.param, t.sign) : ''));
+    // A pool's mean weights 1/n: z_mean + ε = (z_sum + n·ε)/n, and the adjoint's 1/n cancels the
+    // division's n, so the rule runs on window sums with n·ε (and the gradient scales by 1/n).
+    const n = weights === 'mean' ? ops.windowSize! : 1;
+    const stabilizer = rule.stabilizer ?? { mode: this.config.stabilizer, epsilon: this.config.epsilon };
 
-    const epsilon = rule.epsilon ?? this.config.epsilon;
-    // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε, which the op adds for free as its bias.
-    const nonNegative = rule.nonNegativeForNonNegativeInput && this.nonNegative.has(layer.inputs[0]!);
-    const bias = nonNegative
-      ? g.floatTensor(`${layer.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels])
-      : rule.useBias ? this.biases.get(layer.name) : undefined;
-    const variable: string[] = [];
-    const constant: string[] = [];
-    rule.terms.forEach((t, k) => {
-      const z = ops.apply(termInputs[k]!, termKernels[k]!, k === 0 ? bias : undefined);
-      (t.input === 'activation' ? variable : constant).push(z);
-    });
-    // Terms of constant inputs (z_b's bound images) are summed first, so onnxruntime folds them.
-    if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${layer.name}/z_bounds`));
-    let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${layer.name}/z_total`);
-    if (!nonNegative) {
-      // z + ε·sign(z) with sign(0) = +1.
-      const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
-      z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
+    let s = r;
+    if (stabilizer.mode !== 'none') {
+      const epsilon = stabilizer.epsilon * n;
+      // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε; that, and the additive z + ε, the op adds
+      // for free as its bias.
+      const plusEpsilon = stabilizer.mode === 'additive' || (!rule.bias && rule.terms.every((t) => this.nonNegativeTerm(layer, t, ops)));
+      let bias = rule.bias ? this.biases.get(layer.name) : undefined;
+      if (plusEpsilon) {
+        const eps = g.floatTensor(`${layer.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels]);
+        bias = bias ? g.op('Add', [bias, eps], `${layer.name}/bias+epsilon`) : eps;
+      }
+      const variable: string[] = [];
+      const constant: string[] = [];
+      rule.terms.forEach((t, k) => {
+        const z = ops.apply(termInputs[k]!, termKernels[k]!, k === 0 ? bias : undefined);
+        (t.input === 'activation' ? variable : constant).push(z);
+      });
+      // Terms of constant inputs (z_b's bound images, ones) are summed first, so onnxruntime folds them.
+      if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${layer.name}/z_bounds`));
+      let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${layer.name}/z_total`);
+      if (!plusEpsilon) {
+        // z + ε·sign(z) with sign(0) = +1.
+        const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
+        z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
+      }
+      s = g.op('Div', [r, z], `${layer.name}/s`);
+    } else if (n !== 1) {
+      s = g.op('Mul', [r, g.scalar(1 / n)], `${layer.name}/s_mean`);
     }
-    const s = g.op('Div', [r, z], `${layer.name}/s`);
 
     const c = ops.adjoint(s, termKernels);
-    if (rule.terms.length === 1) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
-    const parts = g.opMulti('Split', [c], rule.terms.map((_, k) => `${layer.name}/c${k}`), { axis: 1 });
+    const parts = rule.terms.length === 1 ? [c] : g.opMulti('Split', [c], rule.terms.map((_, k) => `${layer.name}/c${k}`), { axis: 1 });
+    if (rule.reducer === 'adjoint') {
+      const sum = parts.length === 1 ? parts[0]! : g.op('Sum', parts, `${layer.name}/c_sum`);
+      return ops.full ? ops.full(sum) : sum;
+    }
+    if (parts.length === 1) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
     const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${layer.name}/R_term${k}`));
     return g.op('Sum', products, `R:${layer.name}:in`);
   }
 
-  /** A term's input: the activation, or a z_b bound image (constant, shaped like the activation). */
-  private termInput(layer: Layer, activation: string, input: TermInput): string {
-    if (input === 'activation') return activation;
-    return this.boundImage(layer.inputs[0]!, input, layer as ConvLayer);
+  /** Whether a term's contribution to z is ≥ 0 for sure: a non-negative input times non-negative weights. */
+  private nonNegativeTerm(layer: Layer, t: RuleTerm, ops: LinearOps): boolean {
+    const weights = ops.windowSize !== undefined || t.param.kind === 'positive' || t.param.kind === 'ones' || t.param.kind === 'square';
+    const input = t.input === 'ones' || (t.input === 'activation' && this.nonNegative.has(layer.inputs[0]!));
+    return t.sign === 1 && weights && input;
   }
 
-  /** The bound image at a layer's output: constant per channel at the input, zero where padded. */
-  private boundImage(layerName: string, which: 'low' | 'high', user: ConvLayer): string {
+  /** A term's input: the activation, or a constant image (z_b's bounds, ones) shaped like it. */
+  private termInput(layer: Layer, activation: string, input: InputModifier): string {
+    if (input === 'activation') return activation;
+    return this.constantImage(layer.inputs[0]!, input, layer);
+  }
+
+  /**
+   * A constant image at a layer's output: the bounds (per channel, at the model input only) or
+   * ones; zero where a zero-padding layer added positions. Batch 1: it broadcasts.
+   */
+  private constantImage(layerName: string, which: Exclude<InputModifier, 'activation'>, user: Layer): string {
     const layer = layerByName(this.graph, layerName);
-    if (layer.kind === 'input') {
-      const [c, h, w] = layer.outputShape as [number, number, number];
-      // The user's bounds, else the model's own: pixel 0 and 255 through its preprocessing.
-      const bounds = this.config.inputBounds ?? inputBounds(this.graph.inputDescription);
-      const values = which === 'low' ? bounds.low : bounds.high;
-      if (values.length !== c) throw new Error(`inputBounds: ${values.length} values for a ${c}-channel input`);
-      const data = new Float32Array(c * h * w);
-      for (let ch = 0; ch < c; ch++) data.fill(values[ch]!, ch * h * w, (ch + 1) * h * w);
-      return this.g.floatTensor(`bounds/${which}`, data, [1, c, h, w]);
-    }
     if (layer.kind === 'zeroPad') {
       const p = layer.pads;
-      return this.g.op('Pad', [this.boundImage(layer.inputs[0]!, which, user), this.g.ints([0, 0, p[0], p[2], 0, 0, p[1], p[3]])], `bounds/${which}/${layer.name}`, { mode: 'constant' });
+      return this.g.op('Pad', [this.constantImage(layer.inputs[0]!, which, user), this.g.ints([0, 0, p[0], p[2], 0, 0, p[1], p[3]])], `${which}/${layer.name}`, { mode: 'constant' });
     }
-    throw new Error(`layer ${user.name}: the z_b rule needs input bounds, but its input ${layerName} is not the model input`);
+    const shape = layer.outputShape;
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (which === 'ones') return this.g.floatTensor(`ones/${layer.name}`, new Float32Array(size).fill(1), [1, ...shape]);
+    if (layer.kind !== 'input') throw new Error(`layer ${user.name}: the z_b rule needs input bounds, but its input ${layerName} is not the model input`);
+    const [c, h, w] = shape as [number, number, number];
+    // The user's bounds, else the model's own: pixel 0 and 255 through its preprocessing.
+    const bounds = this.config.inputBounds ?? inputBounds(this.graph.inputDescription);
+    const values = which === 'low' ? bounds.low : bounds.high;
+    if (values.length !== c) throw new Error(`inputBounds: ${values.length} values for a ${c}-channel input`);
+    const data = new Float32Array(c * h * w);
+    for (let ch = 0; ch < c; ch++) data.fill(values[ch]!, ch * h * w, (ch + 1) * h * w);
+    return this.g.floatTensor(`bounds/${which}`, data, [1, c, h, w]);
+  }
+
+  /** γ/√(var + ε) per channel as (C, 1, 1), computed in the graph's precision (folded at session creation). */
+  private batchNormScale(layer: BatchNormLayer): string {
+    const { g } = this;
+    const params = this.weights.get(layer.name);
+    const param = (name: string) => {
+      const p = params?.[name];
+      if (!p) throw new Error(`no weights for layer ${layer.name} (${name})`);
+      return g.floatTensor(`${layer.name}/grad_${name}`, p.data, [p.data.length]);
+    };
+    // The forward op's epsilon is a float attribute: the same float32 value here.
+    const sigma = g.op('Sqrt', [g.op('Add', [param('movingVariance'), g.scalar(Math.fround(layer.epsilon))], `${layer.name}/var+eps`)], `${layer.name}/sigma`);
+    const scale = g.op('Div', [param('gamma'), sigma], `${layer.name}/scale`);
+    return g.op('Unsqueeze', [scale, g.ints([1, 2])], `${layer.name}/scale_chw`);
+  }
+
+  /**
+   * Where a max pool's unpadded input starts inside its input: after the padding of a zero-padding
+   * layer feeding it (Keras), else at 0 (a pool's own padding is implicit). The 2×2/2 windows
+   * there must give the pool's output size, as the official code's AvgPool2d(2) must.
+   */
+  private unpaddedOrigin(layer: MaxPoolLayer): [number, number] {
+    const input = layerByName(this.graph, layer.inputs[0]!);
+    const padded = input.kind === 'zeroPad';
+    const [, h, w] = (padded ? this.shapeOf(input.inputs[0]!) : input.outputShape) as [number, number, number];
+    const [, oh, ow] = layer.outputShape as [number, number, number];
+    if (Math.floor(h / 2) !== oh || Math.floor(w / 2) !== ow) {
+      throw new Error(`layer ${layer.name}: the avg2x2 rule's 2×2/2 windows over its unpadded ${h}×${w} input give ` +
+        `${Math.floor(h / 2)}×${Math.floor(w / 2)}, but the max pool outputs ${oh}×${ow}`);
+    }
+    return padded ? [input.pads[0], input.pads[2]] : [0, 0];
   }
 
   private shapeOf(layer: string): readonly number[] {

@@ -1,15 +1,15 @@
 /**
- * Each layer kind that LRP rules apply to, as a linear map and its adjoint (transpose) in
- * ONNX ops. The rules only ever need `layer(x, W)` and `layerᵀ(s, W)`; this module decides
- * how each is computed fast: onnxruntime's Conv is much faster than its ConvTranspose, so
+ * Each layer kind that linear rules apply to, as a linear map and its adjoint (transpose) in
+ * ONNX ops, plus the max pool's gradient (its adjoint as a selection). The rules only ever
+ * need `layer(x, W)` and `layerᵀ(s, W)`; this module decides how each is computed fast: onnxruntime's Conv is much faster than its ConvTranspose, so
  * stride-1 adjoints are convolutions with flipped, transposed kernels, and only strided
  * convs use a transposed conv. Kernel transforms are ops on initializers, which onnxruntime
  * folds into constants when the session is created.
  */
 import type { ConvLayer, DenseLayer, Layer, MaxPoolLayer, Shape } from '../model/graph.js';
-import { conv, convTranspose, flipTranspose } from '../onnx/conv.js';
+import { conv, convTranspose, flipTranspose, onnxPads } from '../onnx/conv.js';
 import type { OnnxGraphBuilder } from '../onnx/graph-builder.js';
-import type { KernelTransform } from './rules.js';
+import type { ParamModifier } from './rules.js';
 
 export interface LinearOps {
   /** `layer(x, W)`, plus `bias` (one value per output channel) when given. */
@@ -21,10 +21,18 @@ export interface LinearOps {
    * result: (N, K·C_in, …). One op for all terms of a rule instead of one per term.
    */
   adjoint(s: string, kernels: readonly string[]): string;
+  /**
+   * Pools only: the number n of positions a window averages. Their weights are fixed ones
+   * (non-negative, parameter modifiers do not apply); a rule that wants the mean's weights
+   * 1/n gets them from this (see the compiler).
+   */
+  readonly windowSize?: number;
+  /** The adjoint at the input's full shape, where {@link adjoint} relies on broadcasting. */
+  full?(c: string): string;
 }
 
-/** Applies a rule's kernel transform (and the term's sign) to a kernel initializer. */
-export function transformKernel(g: OnnxGraphBuilder, kernel: string, transform: KernelTransform, sign: 1 | -1): string {
+/** Applies a rule's parameter modifier (and the term's sign) to a kernel initializer. */
+export function transformKernel(g: OnnxGraphBuilder, kernel: string, transform: ParamModifier, sign: 1 | -1): string {
   let k: string;
   switch (transform.kind) {
     case 'identity':
@@ -38,6 +46,12 @@ export function transformKernel(g: OnnxGraphBuilder, kernel: string, transform: 
       break;
     case 'gamma':
       k = g.op('Add', [kernel, g.op('Mul', [g.op('Relu', [kernel], `${kernel}+`), g.scalar(transform.gamma)], `${kernel}+γ`)], `${kernel}:gamma`);
+      break;
+    case 'ones':
+      k = g.op('Expand', [g.scalar(1), g.op('Shape', [kernel], `${kernel}:shape`)], `${kernel}:ones`);
+      break;
+    case 'square':
+      k = g.op('Mul', [kernel, kernel], `${kernel}²`);
       break;
   }
   return sign === 1 ? k : g.op('Neg', [k], `-${k}`);
@@ -92,18 +106,68 @@ export function windowSumOps(g: OnnxGraphBuilder, layer: MaxPoolLayer, inShape: 
     apply: (x, _kernel, bias) => conv(g, x, ones, geometry, inShape, `${layer.name}/z`, bias),
     outChannels: channels,
     adjoint: (s) => convTranspose(g, s, ones, geometry, inShape, layer.outputShape, `${layer.name}/adjoint`),
+    windowSize: kh * kw,
+  };
+}
+
+/**
+ * A max pool replaced by a 2×2/2 window sum over its unpadded input, as the official code
+ * does (`AvgPool2d(2)`): the windows start at `origin` (the padding a zero-padding layer put
+ * before the pool); rows and columns no window reaches get no relevance.
+ */
+export function twoByTwoSumOps(g: OnnxGraphBuilder, layer: MaxPoolLayer, inShape: Shape, origin: readonly [number, number]): LinearOps {
+  const [channels, h, w] = inShape as [number, number, number];
+  const [, oh, ow] = layer.outputShape as [number, number, number];
+  const [top, left] = origin;
+  const cropped = [channels, 2 * oh, 2 * ow];
+  const crop = top !== 0 || left !== 0 || 2 * oh !== h || 2 * ow !== w;
+  const ones = g.floatTensor(`${layer.name}/ones2x2`, new Float32Array(channels * 4).fill(1), [channels, 1, 2, 2]);
+  const geometry = { kernel: [2, 2], strides: [2, 2], pads: [0, 0, 0, 0], groups: channels } as const;
+  return {
+    apply(x, _kernel, bias) {
+      const region = crop ? g.op('Slice', [x, g.ints([top, left]), g.ints([top + 2 * oh, left + 2 * ow]), g.ints([2, 3])], `${layer.name}/windows`) : x;
+      return conv(g, region, ones, geometry, cropped, `${layer.name}/z`, bias);
+    },
+    outChannels: channels,
+    adjoint(s) {
+      const c = convTranspose(g, s, ones, geometry, cropped, layer.outputShape, `${layer.name}/adjoint`);
+      return crop ? g.op('Pad', [c, g.ints([0, 0, top, left, 0, 0, h - top - 2 * oh, w - left - 2 * ow])], `${layer.name}/adjoint_full`) : c;
+    },
+    windowSize: 4,
   };
 }
 
 /** Global average pooling as a sum over positions; relevance (N, C) arrives flattened. */
 export function globalSumOps(g: OnnxGraphBuilder, layer: Layer, inShape: Shape): LinearOps {
+  const [c, h, w] = inShape as [number, number, number];
   return {
     apply(x, _kernel, bias) {
       const z = g.op('ReduceSum', [x, g.ints([2, 3])], `${layer.name}/z`, { keepdims: 0 });
       return bias ? g.op('Add', [z, bias], `${layer.name}/z_biased`) : z;
     },
-    outChannels: inShape[0]!,
+    outChannels: c,
     // s is (N, C); as (N, C, 1, 1) it broadcasts over the positions it was summed from.
     adjoint: (s) => g.op('Unsqueeze', [s, g.ints([2, 3])], `${layer.name}/adjoint`),
+    windowSize: h * w,
+    full: (s) => g.op('Expand', [s, g.ints([1, c, h, w])], `${layer.name}/adjoint_full`),
   };
+}
+
+/**
+ * The max pool's gradient: each window's relevance goes to its maximum, summed where windows
+ * overlap. Ties go to the first maximum in row-major window order, which is the index
+ * onnxruntime's MaxPool reports (and PyTorch's); padding (−∞) is never chosen.
+ */
+export function argmaxRouting(g: OnnxGraphBuilder, layer: MaxPoolLayer, x: string, inShape: Shape, r: string): string {
+  const [c, h, w] = inShape as [number, number, number];
+  const [, indices] = g.opMulti('MaxPool', [x], [`${layer.name}/max`, `${layer.name}/argmax`], {
+    kernel_shape: layer.pool, strides: layer.strides, pads: onnxPads(layer.pads),
+  });
+  // The indices count over the whole (N, C, H, W) input, so one flat scatter routes the batch.
+  const flat = g.op('Reshape', [x, g.ints([-1])], `${layer.name}/x_flat`);
+  const zeros = g.op('Mul', [flat, g.scalar(0)], `${layer.name}/zeros`);
+  const flatIndices = g.op('Reshape', [indices, g.ints([-1])], `${layer.name}/argmax_flat`);
+  const flatR = g.op('Reshape', [r, g.ints([-1])], `${layer.name}/R_flat`);
+  const routed = g.op('ScatterElements', [zeros, flatIndices, flatR], `${layer.name}/routed`, { axis: 0, reduction: 'add' });
+  return g.op('Reshape', [routed, g.ints([-1, c, h, w])], `R:${layer.name}:in`);
 }

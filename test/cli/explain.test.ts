@@ -258,7 +258,7 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
       [['explain', '--weights', FIXTURE_WEIGHTS, '--class', '5000', image], /--class must be in 0\.\.999/],
       [['explain', '--class', '5000', image], /--class must be in 0\.\.999/], // checked before any download
       [['explain', '--class', 'cat', image], /--class must be a class index/],
-      [['explain', '--split', 'foo', image], /--split must be one of ratio, symmetric, got "foo"/],
+      [['explain', '--split', 'foo', image], /--split must be one of ratio, ratio-no-fallback, symmetric, gradient, got "foo"/],
       [['explain', '--batch', '0', image], /--batch must be an integer ≥ 1/],
       [['explain', '--format', 'png,gif', image], /--format must be one of png, heatmap, npy, json, got "gif"/],
       [['explain', '--quantize', '1', image], /--quantize must be an integer ≥ 2/],

@@ -32,16 +32,16 @@ test('every conv overridden by name equals the same rule chosen by kind', async 
   const byName = await load({ conv: 'zplus', layers: Object.fromEntries(convs.map((n) => [n, GAMMA])) });
   const [a, b] = [await byKind.computeLrp(input), await byName.computeLrp(input)];
   assert.deepEqual(b.relevance.data, a.relevance.data);
-  assert.match(byName.info.rules, /conv5_block3_3_conv=gamma\(γ=0\.1\)/);
+  assert.match(byName.info.rules, /conv5_block3_3_conv=gamma\(gamma=0\.1\)/);
 });
 
 test('one overridden layer: its rule is compiled, the others keep theirs, the result moves', async () => {
   const plain = await load({});
   const one = await load({ layers: { conv5_block3_3_conv: GAMMA } });
   const rules = assignRules(one.graph, one.config);
-  assert.equal(rules.get('conv5_block3_3_conv')!.name, 'gamma');
-  assert.equal(rules.get('conv5_block3_2_conv')!.name, 'zplus');
-  assert.equal(rules.get('conv1_conv')!.name, 'zb');
+  assert.equal(rules.get('conv5_block3_3_conv')!.rule.name, 'gamma');
+  assert.equal(rules.get('conv5_block3_2_conv')!.rule.name, 'zplus');
+  assert.equal(rules.get('conv1_conv')!.rule.name, 'zb');
   const [p, o] = [await plain.computeLrp(input), await one.computeLrp(input)];
   assert.equal(o.logits[0], p.logits[0], 'the forward pass does not depend on rules');
   const moved = relativeL2(o.relevance.data, p.relevance.data);

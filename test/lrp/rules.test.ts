@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileExplainer } from '../../src/lrp/compiler.js';
-import { resolveLrpOptions, type LrpOptions } from '../../src/lrp/presets.js';
-import { resolveRule, type Rule } from '../../src/lrp/rules.js';
+import { describeConfig, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions } from '../../src/lrp/presets.js';
+import { describeRule, resolveRule, ruleData, ruleNames, RULES, type Rule, type RuleKind } from '../../src/lrp/rules.js';
 import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
 import { IO } from '../../src/onnx/classifier.js';
@@ -239,4 +239,34 @@ test('rule specs resolve with their defaults', () => {
   assert.deepEqual(resolveRule('gamma', 'x'), { name: 'gamma', gamma: 0.25 });
   assert.deepEqual(resolveRule({ name: 'epsilon' }, 'x'), { name: 'epsilon', epsilon: 1e-6 });
   assert.throws(() => resolveRule('nope' as never, 'rule for conv layers'), /rule for conv layers: unknown rule "nope"/);
+});
+
+test('the registry: every rule of every kind resolves with its defaults, has data and a description', () => {
+  for (const kind of Object.keys(RULES) as RuleKind[]) {
+    for (const name of ruleNames(kind)) {
+      const rule = resolveRule(name as never, 'x', kind);
+      assert.equal(rule.name, name);
+      assert.ok(ruleData(kind, rule as never), `${kind} ${name}: data`);
+      assert.ok((RULES[kind] as Record<string, { description: string }>)[name]!.description.length > 10, `${kind} ${name}: description`);
+    }
+  }
+  assert.deepEqual(SPLIT_MODES, ['ratio', 'ratio-no-fallback', 'symmetric', 'gradient']);
+  assert.deepEqual(START_MODES, ['logit', 'softmax', 'softmax-predicted', 'gradient']);
+  assert.deepEqual(ruleData('linear', resolveRule('gradient', 'x')), {
+    terms: [{ input: 'activation', param: { kind: 'identity' }, sign: 1 }], reducer: 'adjoint', bias: false, stabilizer: { mode: 'none' },
+  });
+  assert.equal(describeRule(resolveRule({ name: 'gamma', gamma: 0.5 }, 'x')), 'gamma(γ=0.5)');
+  assert.throws(() => resolveRule({ name: 'zplus', gamma: 1 } as never, 'rule for conv layers'), /rule for conv layers: the zplus rule takes no parameter "gamma"/);
+  assert.throws(() => resolveRule({ name: 'epsilon', epsilon: 0 }, 'x'), /x: epsilon must be a finite number > 0, got 0/);
+  assert.throws(() => resolveRule('window-average' as never, 'rule for conv layers'), /unknown rule "window-average" \(expected zplus, gamma, epsilon, zb, zplus-ones, flat, wsquare or gradient\)/);
+});
+
+test('options: stabilizer, per-layer rules of any kind, and the official preset in one line', () => {
+  assert.equal(describeConfig(resolveLrpOptions({ preset: 'official' })),
+    'first=zplus-ones conv=zplus dense=zplus maxPool=avg2x2 globalAvgPool=zplus-mean split=ratio-no-fallback start=softmax-predicted ε=0.00001 additive');
+  assert.equal(describeConfig(resolveLrpOptions({})), 'first=zb conv=zplus dense=zplus split=ratio start=logit ε=1e-9');
+  assert.throws(() => resolveLrpOptions({ stabilizer: 'sign' as never }), /stabilizer must be one of "signed", "additive", got "sign"/);
+  assert.throws(() => resolveLrpOptions({ layers: { x: 'nope' as never } }), /rule for layer x: unknown rule "nope" \(expected zplus, .*, pass, .*ratio-no-fallback/);
+  assert.throws(() => resolveLrpOptions({ layers: { x: { name: 'gamma', gamma: Number.NaN } } }), /rule for layer x: gamma must be a finite number ≥ 0, got NaN/);
+  assert.equal(resolveLrpOptions({ layers: { pool1_pool: 'gradient' } }).layers.pool1_pool, 'gradient');
 });

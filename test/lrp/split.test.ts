@@ -12,7 +12,7 @@ const m = Float32Array.of(1, -3, 0, 0, 2, 0);
 const s = Float32Array.of(3, 1, 0, -4, 0, 0);
 const r = Float32Array.of(8, 4, 6, 5, -2, 0);
 
-async function split(mode: 'ratio' | 'symmetric'): Promise<[Float32Array, Float32Array]> {
+async function split(mode: 'ratio' | 'equal'): Promise<[Float32Array, Float32Array]> {
   const g = new OnnxGraphBuilder('split');
   for (const name of ['m', 's', 'r']) g.input(name, 'float32', [m.length]);
   const [rm, rs] = emitSplit(g, mode, 'add', ['m', 's'], 'r');
@@ -35,7 +35,7 @@ test('ratio split: |m|/(|m|+|s|) and |s|/(|m|+|s|), halves where both are zero',
 });
 
 test('symmetric split: halves everywhere', async () => {
-  const [rm, rs] = await split('symmetric');
+  const [rm, rs] = await split('equal');
   assert.deepEqual(Array.from(rm), Array.from(r, (v) => v / 2));
   assert.deepEqual(Array.from(rs), Array.from(r, (v) => v / 2));
 });

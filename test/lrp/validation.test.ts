@@ -38,8 +38,21 @@ test('invalid rule options', async () => {
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'nope' as never } }), /unknown LRP preset "nope"/);
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: { name: 'gamma', gamma: -1 } } }), /gamma must be a finite number ≥ 0/);
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /no such layer/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /z_b rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be "ratio" or "symmetric"/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /the zb rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be one of "ratio", "ratio-no-fallback", "symmetric", "gradient", got "half"/);
+});
+
+test('the official start explains the predicted class only, and says so when a class is chosen', async () => {
+  const official = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'official' } });
+  try {
+    const x = fixtureInput();
+    await assert.rejects(official.computeLrp(x, { classIndex: 5 }), /start rule "softmax-predicted" explains the predicted class only .* use start: 'softmax'/);
+    const result = await official.computeLrp(x);
+    assert.equal(result.targetClass, result.classIndex);
+    assert.ok(Math.abs(result.startRelevance - result.probabilities[result.classIndex]!) < 1e-6);
+  } finally {
+    await official.dispose();
+  }
 });
 
 test('predict agrees with the explainer forward pass', async () => {

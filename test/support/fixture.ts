@@ -72,6 +72,8 @@ export interface TvExpected {
   arch: string;
   target: number;
   configs: Record<string, { config: { init: 'logit' | 'softmax'; conv: 'zplus'; split: 'ratio' | 'symmetric'; eps: number }; input_sum: number; trace: [string, number][] }>;
+  /** The paper's released code on the same input: its target and the sum of its map. */
+  official: { target: number; map_sum: number };
 }
 
 export function tvPath(fixture: TvFixture, file: string): string {
