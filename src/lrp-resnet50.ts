@@ -13,8 +13,9 @@ import { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
 import { describeConfig, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
+import { checkClassIndex, checkClassIndices, checkImage, checkInputKind } from './runtime/input-checks.js';
 import { createSession, ort, type SessionOptions } from './runtime/session.js';
-import { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
+import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
 import { readKerasH5 } from './weights/keras-h5.js';
 import { randomWeights } from './weights/random.js';
@@ -106,6 +107,7 @@ export interface ModelInfo {
 /** A Keras ResNet50 with a compiled forward + LRP graph. */
 export class LrpResNet50 {
   private forwardSession?: Promise<ort.InferenceSession>;
+  private disposed = false;
 
   private constructor(
     readonly graph: ModelGraph,
@@ -171,11 +173,12 @@ export class LrpResNet50 {
 
   /** Explains a batch in one run; every image may have its own target class. */
   async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
-    return this.explain(this.inputTensor(input), options.classIndices ?? [], options.debug ?? false);
+    const batch = this.inputTensor(input);
+    return this.explain(batch, checkClassIndices(options?.classIndices), options?.debug ?? false);
   }
 
   /** One run of the explainer on an already validated batch. */
-  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly (number | undefined)[], debug: boolean): Promise<LrpResult[]> {
+  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
     if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
     const out = (await this.session.run({
@@ -187,21 +190,20 @@ export class LrpResNet50 {
 
   /** Releases the onnxruntime sessions. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
     if (this.forwardSession) await (await this.forwardSession).release();
   }
 
-  private checkClass(classIndex: number | undefined, image: number): number {
-    if (classIndex === undefined) return -1;
-    const classes = this.info.classes;
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-      throw new Error(`class index ${classIndex} (image ${image}) is out of range: the model has classes 0..${classes - 1}`);
-    }
-    return classIndex;
+  private checkClass(classIndex: unknown, image: number): number {
+    return checkClassIndex(classIndex, this.info.classes, image);
   }
 
   /** Validates the input and wraps it as an (N, H, W, C) float32 tensor. */
   private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: ort.Tensor; count: number } {
+    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
+    checkInputKind(input, 'input');
     const [c, h, w] = this.info.inputShape;
     const per = h * w * c;
     let data: Float32Array;
@@ -228,20 +230,6 @@ export class LrpResNet50 {
   }
 }
 
-function checkImage(data: unknown, length: number, what: string, shape: readonly number[]): Float32Array {
-  if (!(data instanceof Float32Array)) {
-    const kind = data === null ? 'null' : ArrayBuffer.isView(data) ? (data as object).constructor.name : typeof data;
-    throw new Error(`${what} must be a Float32Array (preprocessed, NHWC), got ${kind}`);
-  }
-  if (data.length !== length) {
-    throw new Error(`${what} has ${data.length} values; expected ${length} (${shape.join(' × ')}, NHWC, preprocessed)`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new Error(`${what} contains ${data[i]} at index ${i}: inputs must be finite`);
-  }
-  return data;
-}
-
 async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
@@ -253,7 +241,9 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   if (source === 'imagenet') {
     path = await ensureImageNetWeights({ cacheDir: options.cacheDir, onProgress: options.onDownloadProgress });
   }
-  const file = await readKerasH5(path);
+  // Declared shapes are checked against the model before any value is read (no allocation
+  // for a file that declares gigabytes).
+  const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });
   const arch = inferKerasResNet(file);
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
   const graph = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
