@@ -294,7 +294,13 @@ function readKerasTree(file: Group, name: string, fileSize: number, options: Rea
     }
     found.set(layerName, weights);
   }
-  options.checkShapes?.({ source: name, layerNames, layers: found });
+  try {
+    options.checkShapes?.({ source: name, layerNames, layers: found });
+  } catch (err) {
+    // The checker's message is for users as it is (and its `code`, e.g. a missing classifier, is kept).
+    const code = (err as NodeJS.ErrnoException).code;
+    throw Object.assign(new KerasFormatError((err as Error).message, { cause: err }), code === undefined ? {} : { code });
+  }
 
   // Pass 2: the values.
   const layers = new Map<string, Map<string, ParamTensor>>();
