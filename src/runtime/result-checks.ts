@@ -21,7 +21,7 @@ export function nonFiniteIn(result: LrpResult): string | undefined {
   for (const [what, values] of arrays) {
     for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
-      if (!Number.isFinite(v)) return `${what} ${values.length > 1 ? 'hold' : 'is'} ${v}${values.length > 1 ? ` (at index ${i})` : ''}`;
+      if (!Number.isFinite(v)) return `${what} ${values.length > 1 ? 'contains' : 'is'} ${v}${values.length > 1 ? ` (at index ${i})` : ''}`;
     }
   }
   return undefined;
