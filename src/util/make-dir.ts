@@ -22,7 +22,7 @@ export async function makeDirectory(path: string): Promise<void> {
   const missing: string[] = [];
   for (let dir = target; ; dir = dirname(dir)) {
     const info = await stat(dir).catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return undefined;
+      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
       throw fail(`${dir}: ${reason(error)}`, error);
     });
     if (info) {
