@@ -51,20 +51,39 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   if (files.length === 0) throw new UsageError(`no images found in ${settings.inputs.map(printable).join(', ')}`, 'explain');
   // ImageNet and random weights have 1000 classes: fail before a download or a long load.
   if (settings.weights.kind !== 'file') checkClass(settings.classIndex, IMAGENET_CLASS_COUNT);
-  // The output folder too: a bad --out fails now, not after the model loaded or every image ran.
-  const stale = await prepareOutputFolder(settings.outDir);
+  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
+  // A missing weights file is a usage error: found before anything is written.
+  const fileWeights = settings.weights.kind === 'file' ? await resolve() : undefined;
+  // The output folder next: a bad --out fails now, not after a download, the model load or every image.
+  const { stale, undo } = await prepareOutputFolder(settings.outDir);
   if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
 
-  const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
-  if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
-  const model = await loadModel({
-    weights: weights.source,
-    rules: settings.rules,
-    precision: settings.precision,
-    ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
-  });
+  let model: LrpResNet50;
   try {
-    checkClass(settings.classIndex, model.info.classes);
+    const weights = fileWeights ?? (await resolve());
+    if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
+    model = await loadModel({
+      weights: weights.source,
+      rules: settings.rules,
+      precision: settings.precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+    });
+    try {
+      checkClass(settings.classIndex, model.info.classes);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+    return await explainWith(model, weights, files, settings, io);
+  } catch (error) {
+    // Stopped before any image ran (weights, model, --class): leave no empty folder behind.
+    await undo();
+    throw error;
+  }
+}
+
+async function explainWith(model: LrpResNet50, weights: ResolvedWeights, files: readonly string[], settings: ExplainSettings, io: CliIO): Promise<number> {
+  try {
     const results = await explainAll(model, weights, assignOutputNames(files), settings, io);
     if (settings.json) {
       io.stdout.write(`${JSON.stringify(results.map((r) => ({ ...r, weights: weights.label, meaningful: weights.meaningful })), null, 2)}\n`);

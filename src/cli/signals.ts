@@ -4,7 +4,7 @@
  * a closed stdout (`--json | head -1`) ends output quietly instead of with an EPIPE stack trace.
  * SIGKILL cannot be caught: the next run removes the stale temporary files (output-folder.ts).
  */
-import { removeTemporaryFilesNow } from '../util/temp-files.js';
+import { stopWriting } from '../util/temp-files.js';
 import { PROGRAM } from './usage.js';
 
 const EXIT_CODES: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130, SIGTERM: 143 };
@@ -13,13 +13,14 @@ const EXIT_CODES: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130,
 export function installExitHandlers(): void {
   for (const [signal, code] of Object.entries(EXIT_CODES)) {
     process.once(signal, () => {
-      removeTemporaryFilesNow();
-      try {
-        process.stderr.write(`\n${PROGRAM}: stopped by ${signal}; rerun with --resume to continue\n`);
-      } catch {
-        // stderr closed: nothing to tell
-      }
-      process.exit(code);
+      void stopWriting().finally(() => {
+        try {
+          process.stderr.write(`\n${PROGRAM}: stopped by ${signal}; rerun with --resume to continue\n`);
+        } catch {
+          // stderr closed: nothing to tell
+        }
+        process.exit(code);
+      });
     });
   }
   for (const stream of [process.stdout, process.stderr]) {

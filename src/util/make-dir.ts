@@ -10,10 +10,11 @@ import { dirname, resolve } from 'node:path';
 /**
  * Makes sure `path` is a directory, creating it and its missing parents.
  *
+ * @returns the directories created, outermost first (empty when `path` existed).
  * @throws Error `cannot create the directory <path>: <reason>` (not a directory, permission
  *   denied, a file system that does not allow it, …).
  */
-export async function makeDirectory(path: string): Promise<void> {
+export async function makeDirectory(path: string): Promise<string[]> {
   if (path === '') throw new Error('cannot create a directory with an empty name');
   const target = resolve(path);
   const fail = (why: string, cause?: unknown): Error =>
@@ -32,9 +33,11 @@ export async function makeDirectory(path: string): Promise<void> {
     missing.push(dir);
     if (dirname(dir) === dir) break;
   }
+  const created: string[] = [];
   for (const dir of missing.reverse()) {
     try {
       await mkdir(dir);
+      created.push(dir);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       // Created meanwhile by someone else: fine if it is a directory.
@@ -44,6 +47,7 @@ export async function makeDirectory(path: string): Promise<void> {
       throw fail(why, error);
     }
   }
+  return created;
 }
 
 /** A short reason for a file-system error: `permission denied (EACCES)`, … */

@@ -10,6 +10,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const live = new Set<string>();
+/** Writes in flight (their temporary file may not exist yet: it is created on a worker thread). */
+const pending = new Set<Promise<unknown>>();
+let stopping = false;
 
 /** The pattern of our temporary names; group 1 is the final name, group 2 the writer's pid. */
 export const TEMPORARY_NAME = /^(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
@@ -20,6 +23,32 @@ export function registerTemporaryFile(path: string): void {
 
 export function forgetTemporaryFile(path: string): void {
   live.delete(path);
+}
+
+/** Follows a write until it settles, so {@link stopWriting} can wait for it. */
+export function trackWrite(write: Promise<unknown>): void {
+  pending.add(write);
+  const done = (): void => void pending.delete(write);
+  write.then(done, done);
+}
+
+/** True once {@link stopWriting} was called: no new temporary file may be created. */
+export function isStopping(): boolean {
+  return stopping;
+}
+
+/**
+ * For a signal handler: refuses new writes, removes the temporary files, waits (at most
+ * `timeoutMs`) for the writes in flight — one may create its file on a worker thread after the
+ * removal — and removes what they left.
+ */
+export async function stopWriting(timeoutMs = 2000): Promise<void> {
+  stopping = true;
+  removeTemporaryFilesNow();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.allSettled([...pending]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+  clearTimeout(timer);
+  removeTemporaryFilesNow();
 }
 
 /** The temporary files this process is writing right now. */

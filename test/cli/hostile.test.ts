@@ -196,6 +196,21 @@ describe('explain with hostile inputs', { concurrency: 2 }, () => {
     }
   });
 
+  test('stdin is read when asked for ("-"), with the same size limit', async () => {
+    const out = join(tmp, 'stdin');
+    const image = await readFile(join(SAMPLES, 'chelsea.png'));
+    const feed = (bytes: Uint8Array) => (child: ReturnType<typeof spawn>) => {
+      child.stdin!.on('error', () => undefined); // the child may stop reading at the limit
+      child.stdin!.end(bytes);
+    };
+    const run = await cli(explain(out, '-f', 'json', '-'), { onStart: feed(image) });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(JSON.parse(await readFile(join(out, 'stdin.lrp.json'), 'utf8')).source, '<stdin>');
+    const big = await cli(explain(out, '-f', 'json', '--max-file-size', '1', '-'), { onStart: feed(new Uint8Array(2 * 2 ** 20)) });
+    assert.equal(big.code, 1);
+    assert.match(big.stderr, /error: -: <stdin>: more than 1048576 bytes \(the limit\)/);
+  });
+
   test('a closed stdout (--json | head -1) ends the run quietly', async () => {
     const run = await cli(explain(join(tmp, 'epipe'), '--json', '-q', join(SAMPLES, 'chelsea.png')), {
       onStart: (child) => child.stdout!.destroy(),
