@@ -11,6 +11,7 @@ import type { FitMode, LoadedImage } from './image/load.js';
 import { quantizeHeat } from './image/quantize.js';
 import { LrpResNet, type LoadOptions, type LrpResult } from './lrp-resnet.js';
 import { topK, type ClassScore } from './model/labels.js';
+import { assertFiniteResult } from './runtime/result-checks.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 
 export interface AnalyzeOptions {
@@ -66,11 +67,17 @@ function modelFor(option: AnalyzeOptions['model']): Promise<LrpResNet> {
   return model;
 }
 
-/** Classifies an image and explains the prediction (or `classIndex`) with LRP. */
+/**
+ * Classifies an image and explains the prediction (or `classIndex`) with LRP.
+ *
+ * @throws Error naming the image when it cannot be loaded, or when the result holds a
+ *   non-finite number (the weights, rules or input overflow): never a NaN figure.
+ */
 export async function analyzeImage(image: string | Uint8Array | LoadedImage, options: AnalyzeOptions = {}): Promise<AnalyzeResult> {
   const model = await modelFor(options.model);
   const loaded = isLoaded(image) ? image : await model.loadImage(image, options.fit ? { fit: options.fit } : {});
   const lrp = await model.computeLrp(loaded.input, { classIndex: options.classIndex, debug: true });
+  assertFiniteResult(lrp, loaded.source);
   const labels = model.classNames;
   const nameOf = (i: number) => labels[i]!;
   const top5 = topK(lrp.probabilities, 5, labels);

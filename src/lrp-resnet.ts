@@ -8,8 +8,10 @@
  * const { attribution, classIndex } = await model.computeLrp(image.input);
  * ```
  */
-import { open, readFile } from 'node:fs/promises';
-import { loadImage, type FitMode, type LoadedImage } from './image/load.js';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { readRegularFile } from './image/read-file.js';
+import { loadImage, type FitMode, type LoadedImage, type LoadImageOptions } from './image/load.js';
 import type { ModelGraph } from './model/graph.js';
 import { imageShape, type InputDescription, type InputLayout } from './model/input.js';
 import { classNames } from './model/labels.js';
@@ -21,10 +23,12 @@ import { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
+import { checkClassIndex, checkClassIndices, checkImage, checkInputKind } from './runtime/input-checks.js';
 import { createSession, ort, type SessionOptions } from './runtime/session.js';
-import { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
+import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
 import { readKerasH5 } from './weights/keras-h5.js';
+import { checkWeightValues } from './weights/finite.js';
 import { randomWeights } from './weights/random.js';
 import type { ModelWeights } from './weights/types.js';
 
@@ -149,6 +153,7 @@ export interface ExportOptions {
 /** A ResNet with a compiled forward + LRP graph. */
 export class LrpResNet {
   private forwardSession?: Promise<ort.InferenceSession>;
+  private disposed = false;
 
   private constructor(
     readonly graph: ModelGraph,
@@ -198,10 +203,11 @@ export class LrpResNet {
 
   /**
    * Decodes an image and preprocesses it for this model (its size, resize policy, channel
-   * order, normalisation and layout); `fit` overrides the description's resize policy.
+   * order, normalisation and layout); `fit` overrides the description's resize policy, and the
+   * limits of {@link loadImage} (`maxPixels`, `maxBytes`) apply.
    */
-  loadImage(source: string | Uint8Array, options: { fit?: FitMode } = {}): Promise<LoadedImage> {
-    return loadImage(source, { input: this.graph.inputDescription, ...(options.fit ? { fit: options.fit } : {}) });
+  loadImage(source: string | Uint8Array, options: Pick<LoadImageOptions, 'fit' | 'maxPixels' | 'maxBytes'> = {}): Promise<LoadedImage> {
+    return loadImage(source, { ...options, input: this.graph.inputDescription });
   }
 
   /**
@@ -284,11 +290,12 @@ export class LrpResNet {
 
   /** Explains a batch in one run; every image may have its own target class. */
   async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
-    return this.explain(this.inputTensor(input), options.classIndices ?? [], options.debug ?? false);
+    const batch = this.inputTensor(input);
+    return this.explain(batch, checkClassIndices(options?.classIndices), options?.debug ?? false);
   }
 
   /** One run of the explainer on an already validated batch. */
-  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly (number | undefined)[], debug: boolean): Promise<LrpResult[]> {
+  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
     if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
     if (explainsPredictedOnly(this.config) && targets.some((t) => t !== undefined)) {
       throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
@@ -303,21 +310,20 @@ export class LrpResNet {
 
   /** Releases the onnxruntime sessions. */
   async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
     await this.session.release();
     if (this.forwardSession) await (await this.forwardSession).release();
   }
 
-  private checkClass(classIndex: number | undefined, image: number): number {
-    if (classIndex === undefined) return -1;
-    const classes = this.info.classes;
-    if (!Number.isInteger(classIndex) || classIndex < 0 || classIndex >= classes) {
-      throw new Error(`class index ${classIndex} (image ${image}) is out of range: the model has classes 0..${classes - 1}`);
-    }
-    return classIndex;
+  private checkClass(classIndex: unknown, image: number): number {
+    return checkClassIndex(classIndex, this.info.classes, image);
   }
 
   /** Validates the input and wraps it as a float32 tensor in the model's layout. */
   private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: ort.Tensor; count: number } {
+    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
+    checkInputKind(input, 'input');
     const layout = this.graph.inputDescription.layout;
     const [c, h, w] = this.info.inputShape;
     const dims = layout === 'NCHW' ? [c, h, w] : [h, w, c];
@@ -352,23 +358,12 @@ export const LrpResNet50 = LrpResNet;
 /** The former name of {@link LrpResNet}. */
 export type LrpResNet50 = LrpResNet;
 
-function checkImage(data: unknown, length: number, what: string, shape: readonly number[], layout: string): Float32Array {
-  if (!(data instanceof Float32Array)) {
-    const kind = data === null ? 'null' : ArrayBuffer.isView(data) ? (data as object).constructor.name : typeof data;
-    throw new Error(`${what} must be a Float32Array (${layout}), got ${kind}`);
-  }
-  if (data.length !== length) {
-    throw new Error(`${what} has ${data.length} values; expected ${length} (${shape.join(' × ')}, ${layout})`);
-  }
-  for (let i = 0; i < data.length; i++) {
-    if (!Number.isFinite(data[i]!)) throw new Error(`${what} contains ${data[i]} at index ${i}: inputs must be finite`);
-  }
-  return data;
-}
-
 function describeResize(desc: InputDescription): string {
   return desc.resize.fit === 'resize' ? 'stretched' : `shorter side to ${desc.resize.resizeTo ?? desc.size}, centre crop`;
 }
+
+/** Largest ONNX file read (2 GiB is protobuf's own limit for one message). */
+const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
 /** The first bytes of every HDF5 file. */
 const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -385,12 +380,15 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
     path = await ensureImageNetWeights({ cacheDir: options.cacheDir, onProgress: options.onDownloadProgress });
   }
   if (await isOnnx(path)) {
-    const bytes = typeof path === 'string' ? await readFile(path) : path;
+    const bytes = typeof path === 'string' ? await readRegularFile(path, MAX_ONNX_BYTES) : path;
     const label = typeof path === 'string' ? path : '<onnx bytes>';
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
+    checkWeightValues(imported.weights, label);
     return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
   }
-  const file = await readKerasH5(path);
+  // Declared shapes are checked against the model before any value is read (no allocation
+  // for a file that declares gigabytes).
+  const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });
   const arch = inferKerasResNet(file);
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
   const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
@@ -413,9 +411,11 @@ async function isOnnx(source: string | Uint8Array): Promise<boolean> {
   if (typeof source === 'string') {
     if (/\.onnx$/i.test(source)) return true;
     if (/\.(h5|hdf5|keras)$/i.test(source)) return false;
-    const file = await open(source).catch(() => undefined);
+    // O_NONBLOCK: a FIFO must not block here; the readers refuse what is not a regular file.
+    const file = await open(source, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
     if (!file) return false; // the Keras reader reports the missing file
     try {
+      if (!(await file.stat()).isFile()) return false;
       const head = new Uint8Array(8);
       const { bytesRead } = await file.read(head, 0, 8, 0);
       return bytesRead > 0 && head[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => head[i] === b);

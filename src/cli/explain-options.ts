@@ -5,7 +5,9 @@
  */
 import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
 import type { FitMode } from '../image/load.js';
-import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { DEFAULT_MAX_PIXELS } from '../image/decode-limits.js';
+import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { DEFAULT_MAX_IMAGE_BYTES } from '../image/read-file.js';
 import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
@@ -35,6 +37,10 @@ export interface ExplainSettings {
   readonly fit?: FitMode;
   /** A JSON file with the class names (an array of strings, one per model output). */
   readonly labels?: string;
+  /** Images over this many pixels are refused. */
+  readonly maxPixels: number;
+  /** Image files over this many bytes are refused. */
+  readonly maxBytes: number;
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -77,6 +83,10 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
       description: 'how an image is fitted to the model input (224×224)' },
+    { name: 'max-pixels', type: 'string', value: '<N|NM>', default: `${DEFAULT_MAX_PIXELS / 1e6}M`, group: MODEL,
+      description: 'refuse images with more pixels (e.g. 200M); larger ones are shrunk while decoding, memory stays bounded' },
+    { name: 'max-file-size', type: 'string', value: '<MB>', default: String(DEFAULT_MAX_IMAGE_BYTES / 2 ** 20), group: MODEL,
+      description: 'refuse image files larger than this many MiB' },
     { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
       description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
@@ -90,7 +100,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     { name: 'epsilon', type: 'string', value: '<ε>', default: String(d.epsilon), group: RULES,
       description: 'stabilizer of every division' },
     { name: 'quantize', type: 'string', value: '[levels]', default: 'off', group: LOOK,
-      description: `quantize the shown map (the paper's heat quantization); bare flag = ${DEFAULT_QUANTIZE_LEVELS} levels` },
+      description: `quantize the shown map (the paper's heat quantization), 2..${MAX_QUANTIZE_LEVELS} levels; bare flag = ${DEFAULT_QUANTIZE_LEVELS}` },
     { name: 'positive-only', type: 'boolean', default: 'off', group: LOOK, description: 'show only positive relevance' },
     { name: 'colormap', type: 'string', value: '<name>', default: 'bwr, or Reds with --positive-only', group: LOOK,
       description: `one of ${COLORMAP_NAMES.join(', ')} (Reds and hot imply --positive-only)` },
@@ -147,7 +157,14 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
 
   const positiveOnly = flag('positive-only');
   const colormap = str('colormap') === undefined ? undefined : (oneOf('colormap', str('colormap'), COLORMAP_NAMES) as ColormapName);
-  const quantize = str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, 'an integer ≥ 2 (levels)');
+  const quantize =
+    str('quantize') === undefined ? false
+    : integer('quantize', str('quantize')!, 2, `an integer in 2..${MAX_QUANTIZE_LEVELS} (levels)`, MAX_QUANTIZE_LEVELS);
+  const outDir = str('out') ?? DEFAULT_OUT_DIR;
+  if (outDir.trim() === '') fail('--out needs a directory name');
+  const maxPixels = str('max-pixels') === undefined ? DEFAULT_MAX_PIXELS : pixelCount(str('max-pixels')!);
+  const maxBytes =
+    str('max-file-size') === undefined ? DEFAULT_MAX_IMAGE_BYTES : integer('max-file-size', str('max-file-size')!, 1, 'an integer ≥ 1 (MiB)') * 2 ** 20;
   const formats = parseFormats(v.format as string[] | undefined);
   const classIndex = str('class') === undefined ? undefined : integer('class', str('class')!, 0, 'a class index ≥ 0');
   const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FITS);
@@ -164,12 +181,14 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       quantize,
       positiveOnly,
       ...(colormap !== undefined ? { colormap } : {}),
-      outDir: str('out') ?? DEFAULT_OUT_DIR,
+      outDir,
       formats,
       includeMap: flag('include-map'),
       batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
       ...(fit !== undefined ? { fit } : {}),
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
+      maxPixels,
+      maxBytes,
       resume: flag('resume'),
       json: flag('json'),
       quiet: flag('quiet'),
@@ -252,9 +271,17 @@ function oneOf<T extends string>(option: string, value: string | undefined, allo
   return value as T;
 }
 
-function integer(option: string, text: string, min: number, what: string): number {
+function integer(option: string, text: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
   const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min) fail(`--${option} must be ${what}, got "${text}"`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) fail(`--${option} must be ${what}, got "${text}"`);
+  return value;
+}
+
+/** `--max-pixels`: a pixel count, or megapixels with an `M` suffix (`200M`). */
+function pixelCount(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)([mM]?)$/.exec(text.trim());
+  const value = match ? Math.round(Number(match[1]) * (match[2] ? 1e6 : 1)) : NaN;
+  if (!(value >= 1) || !Number.isSafeInteger(value)) fail(`--max-pixels must be a pixel count ≥ 1, e.g. 50000000 or 50M, got "${text}"`);
   return value;
 }
 

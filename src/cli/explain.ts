@@ -3,16 +3,21 @@
  * batches, writing the requested files and a summary. A bad input is reported and skipped; it
  * never stops the others.
  */
-import { mkdir } from 'node:fs/promises';
 import { figureTitle } from '../analyze.js';
 import type { LoadedImage } from '../image/load.js';
-import { LrpResNet, type LrpResult } from '../lrp-resnet.js';
+import { readStreamBounded } from '../image/read-file.js';
+import { LrpResNet, type LoadOptions, type LrpResult } from '../lrp-resnet.js';
 import { IMAGENET_CLASS_COUNT, readLabelsFile, topK } from '../model/labels.js';
+import { assertFiniteResult } from '../runtime/result-checks.js';
+import { MISSING_CLASSIFIER } from '../weights/bind.js';
 import { EXPLAIN_COMMAND, IMAGE_EXTENSIONS, parseExplainArgs, type ExplainSettings } from './explain-options.js';
 import { createImageProgress } from './image-progress.js';
-import { assignOutputNames, expandInputs, type InputFile } from './inputs.js';
-import { allExist, mapStats, outputPaths, writeOutputs, type Explanation } from './outputs.js';
+import { assignOutputNames, expandInputs, STDIN_INPUT, type InputFile } from './inputs.js';
+import { prepareOutputFolder } from './output-folder.js';
+import { isOutputName, mapStats, outputPaths, writeOutputs, type Explanation } from './outputs.js';
 import { chunk, runPipelined } from './pipeline.js';
+import { printable } from './printable.js';
+import { allComplete } from './resume-check.js';
 import { formatSummary, type InputResult } from './table.js';
 import { formatHelp, UsageError, type CliIO } from './usage.js';
 import { resolveWeights, type ResolvedWeights } from './weights.js';
@@ -37,25 +42,50 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     if (!settings.quiet) io.stderr.write(`warning: ${message}\n`);
   };
 
-  const { files, emptyFolders } = await expandInputs(settings.inputs, IMAGE_EXTENSIONS);
-  for (const folder of emptyFolders) warn(`no images (${IMAGE_EXTENSIONS.join(' ')}) in folder ${folder}`);
-  if (files.length === 0) throw new UsageError(`no images found in ${settings.inputs.join(', ')}`, 'explain');
+  const { files, emptyFolders, ownOutputs } = await expandInputs(settings.inputs, IMAGE_EXTENSIONS, isOutputName);
+  for (const folder of emptyFolders) warn(`no images (${IMAGE_EXTENSIONS.join(' ')}) in folder ${printable(folder)}`);
+  if (ownOutputs.length > 0) {
+    const example = printable(ownOutputs[0]!);
+    warn(`left out ${ownOutputs.length} file${ownOutputs.length === 1 ? '' : 's'} named like outputs of this command (e.g. ${example}): outputs are never inputs`);
+  }
+  if (files.length === 0) throw new UsageError(`no images found in ${settings.inputs.map(printable).join(', ')}`, 'explain');
   // ImageNet and random weights have 1000 classes: fail before a download or a long load.
   if (settings.weights.kind !== 'file') checkClass(settings.classIndex, IMAGENET_CLASS_COUNT);
   const labels = settings.labels === undefined ? undefined : readLabels(settings.labels);
+  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
+  // A missing weights file is a usage error: found before anything is written.
+  const fileWeights = settings.weights.kind === 'file' ? await resolve() : undefined;
+  // The output folder next: a bad --out fails now, not after a download, the model load or every image.
+  const { stale, undo } = await prepareOutputFolder(settings.outDir);
+  if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
 
-  const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
-  if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
-  const model = await LrpResNet.load({
-    weights: weights.source,
-    rules: settings.rules,
-    precision: settings.precision,
-    ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
-    ...(labels ? { labels } : {}),
-  });
+  let model: LrpResNet;
   try {
-    checkClass(settings.classIndex, model.info.classes);
-    await createOutputFolder(settings.outDir);
+    const weights = fileWeights ?? (await resolve());
+    if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
+    model = await loadModel({
+      weights: weights.source,
+      rules: settings.rules,
+      precision: settings.precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(labels ? { labels } : {}),
+    });
+    try {
+      checkClass(settings.classIndex, model.info.classes);
+    } catch (error) {
+      await model.dispose();
+      throw error;
+    }
+    return await explainWith(model, weights, files, settings, io);
+  } catch (error) {
+    // Stopped before any image ran (weights, model, --class): leave no empty folder behind.
+    await undo();
+    throw error;
+  }
+}
+
+async function explainWith(model: LrpResNet, weights: ResolvedWeights, files: readonly string[], settings: ExplainSettings, io: CliIO): Promise<number> {
+  try {
     const results = await explainAll(model, weights, assignOutputNames(files), settings, io);
     if (settings.json) {
       io.stdout.write(`${JSON.stringify(results.map((r) => ({ ...r, weights: weights.label, meaningful: weights.meaningful })), null, 2)}\n`);
@@ -78,12 +108,19 @@ function readLabels(path: string): string[] {
   }
 }
 
-/** One clear error up front, instead of the same failure for every image. */
-async function createOutputFolder(dir: string): Promise<void> {
+/** LrpResNet.load, with advice the command line can follow for a file without classifier. */
+async function loadModel(options: LoadOptions): Promise<LrpResNet> {
   try {
-    await mkdir(dir, { recursive: true });
+    return await LrpResNet.load(options);
   } catch (error) {
-    throw new Error(`cannot create the output folder ${dir}: ${(error as Error).message}`, { cause: error });
+    if ((error as NodeJS.ErrnoException).code !== MISSING_CLASSIFIER) throw error;
+    throw new Error(
+      `${(error as Error).message}\n` +
+        'The command line needs weights that include the classifier (saved with include_top=True), e.g. ' +
+        '--weights imagenet. To explain with your own classifier on a notop file, use the library: ' +
+        'LrpResNet.load({ weights, head: { kernel, bias } }).',
+      { cause: error },
+    );
   }
 }
 
@@ -110,31 +147,42 @@ async function explainAll(
 ): Promise<InputResult[]> {
   const results: InputResult[] = [];
   const jobs: Job[] = [];
+  const [, size] = model.info.inputShape;
+  // --resume trusts only complete outputs (decoded, parsed, of the right size); checked a few at a time.
+  const complete = await mapLimited(inputs, 8, async (input) =>
+    settings.resume && input.path !== STDIN_INPUT ? allComplete(outputPaths(settings.outDir, input.name, settings.formats), size, size) : false,
+  );
   for (const [index, input] of inputs.entries()) {
     const paths = outputPaths(settings.outDir, input.name, settings.formats);
-    const existing = Object.values(paths);
-    if (settings.resume && (await allExist(existing))) {
-      results[index] = { input: input.path, name: input.name, status: 'skipped', outputs: existing };
+    if (complete[index]) {
+      results[index] = { input: input.path, name: input.name, status: 'skipped', outputs: Object.values(paths) };
     } else {
       jobs.push({ index, input, paths });
     }
   }
   const skipped = inputs.length - jobs.length;
-  if (skipped > 0 && !settings.quiet) io.stderr.write(`--resume: skipping ${skipped} of ${inputs.length} inputs whose outputs exist\n`);
+  if (skipped > 0 && !settings.quiet) io.stderr.write(`--resume: skipping ${skipped} of ${inputs.length} inputs whose outputs are complete\n`);
 
   const progress = createImageProgress(io.stderr, jobs.length, { enabled: !settings.quiet && jobs.length > 1 });
   const fail = (job: Job, error: unknown): void => {
     const reason = reasonFor(error, job.input.path);
     results[job.index] = { input: job.input.path, name: job.input.name, status: 'failed', error: reason, outputs: [] };
-    progress.message(`error: ${job.input.path}: ${reason}`);
-    progress.advance(job.input.name);
+    progress.message(`error: ${printable(job.input.path)}: ${printable(reason)}`);
+    progress.advance(printable(job.input.name));
   };
   const names = model.classNames;
+  const limits = { ...(settings.fit ? { fit: settings.fit } : {}), maxPixels: settings.maxPixels, maxBytes: settings.maxBytes };
+  const load = async (path: string): Promise<LoadedImage> => {
+    if (path !== STDIN_INPUT) return model.loadImage(path, limits);
+    if (!io.stdin) throw new Error('no standard input to read');
+    const image = await model.loadImage(await readStreamBounded(io.stdin, settings.maxBytes, '<stdin>'), limits);
+    return { ...image, source: '<stdin>' };
+  };
 
   type Decoded = { job: Job; image: LoadedImage }[];
   await runPipelined<Job, Decoded, { job: Job; image: LoadedImage; lrp: LrpResult }[]>(chunk(jobs, settings.batch), {
     async decode(batch) {
-      const loaded = await Promise.allSettled(batch.map((job) => model.loadImage(job.input.path, settings.fit ? { fit: settings.fit } : {})));
+      const loaded = await Promise.allSettled(batch.map((job) => load(job.input.path)));
       const ok: Decoded = [];
       loaded.forEach((r, i) => (r.status === 'fulfilled' ? ok.push({ job: batch[i]!, image: r.value }) : fail(batch[i]!, r.reason)));
       return ok;
@@ -146,7 +194,17 @@ async function explainAll(
           decoded.map((d) => d.image.input),
           { debug: true, ...(settings.classIndex !== undefined ? { classIndices: decoded.map(() => settings.classIndex) } : {}) },
         );
-        return decoded.map((d, i) => ({ ...d, lrp: lrps[i]! }));
+        // A non-finite result is that image's failure, never a figure with NaN in it.
+        const ok: { job: Job; image: LoadedImage; lrp: LrpResult }[] = [];
+        decoded.forEach((d, i) => {
+          try {
+            assertFiniteResult(lrps[i]!, d.job.input.path);
+            ok.push({ ...d, lrp: lrps[i]! });
+          } catch (error) {
+            fail(d.job, error);
+          }
+        });
+        return ok;
       } catch (error) {
         decoded.forEach((d) => fail(d.job, error));
         return [];
@@ -178,7 +236,7 @@ async function explainAll(
               conservationError: explanation.conservationError,
               outputs: written,
             };
-            progress.advance(job.input.name);
+            progress.advance(printable(job.input.name));
           } catch (error) {
             fail(job, error);
           }
@@ -224,6 +282,20 @@ function titleOf(e: Explanation, weights: ResolvedWeights): string {
     targetName: e.target.className,
   });
   return weights.meaningful ? title : `${title} [${RANDOM_WEIGHTS_NOTE}]`;
+}
+
+/** `work` over `items`, at most `limit` at a time; results in order. */
+async function mapLimited<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await work(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 /** The error message without the leading `<path>: ` the library's image errors carry. */

@@ -4,6 +4,9 @@
 import { readdir, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join, resolve, sep } from 'node:path';
 
+/** The input that means standard input. */
+export const STDIN_INPUT = '-';
+
 /** One image to explain. */
 export interface InputFile {
   /** The path as given (or folder + entry), used in messages. */
@@ -17,13 +20,24 @@ export interface InputFile {
  * in `extensions` (case-insensitive), sorted by name; a file is taken as is, whatever its
  * extension (naming it says it is meant to be read; a non-image fails with a clear message
  * later); a path that does not exist is kept too, so it is reported as a failed input while
- * the others are still processed. The same file given twice is processed once.
+ * the others are still processed. The same file given twice is processed once. In a folder,
+ * entries that are not regular files (FIFOs, devices, symlinks to them) are kept too, so that
+ * they are reported (the reader refuses them) rather than silently ignored.
  *
- * @returns the files and, separately, folders that held no images (for a warning).
+ * Files that `isOwnOutput` accepts (this program's own outputs, e.g. `cat.lrp.png` when
+ * `--out` is the input folder) are never inputs: they are left out and listed in `ownOutputs`.
+ *
+ * @returns the files and, separately, folders that held no images (for a warning) and the
+ *   outputs left out.
  */
-export async function expandInputs(args: readonly string[], extensions: readonly string[]): Promise<{ files: string[]; emptyFolders: string[] }> {
+export async function expandInputs(
+  args: readonly string[],
+  extensions: readonly string[],
+  isOwnOutput: (name: string) => boolean = () => false,
+): Promise<{ files: string[]; emptyFolders: string[]; ownOutputs: string[] }> {
   const files: string[] = [];
   const emptyFolders: string[] = [];
+  const ownOutputs: string[] = [];
   const seen = new Set<string>();
   const add = (path: string): void => {
     const key = resolve(path);
@@ -33,26 +47,36 @@ export async function expandInputs(args: readonly string[], extensions: readonly
     }
   };
   for (const arg of args) {
+    if (arg === STDIN_INPUT) {
+      add(arg);
+      continue;
+    }
     const info = await stat(arg).catch(() => undefined);
     if (!info?.isDirectory()) {
-      add(arg);
+      if (isOwnOutput(basename(arg))) ownOutputs.push(arg);
+      else add(arg);
       continue;
     }
     const entries = await readdir(arg, { withFileTypes: true });
     const images: string[] = [];
+    const outputsBefore = ownOutputs.length;
     for (const entry of entries) {
       if (!extensions.includes(extname(entry.name).toLowerCase())) continue;
       const path = join(arg, entry.name);
-      // Symlinks count when they point to a file.
-      const isFile = entry.isFile() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isFile());
-      if (isFile) images.push(path);
+      if (isOwnOutput(entry.name)) {
+        ownOutputs.push(path);
+        continue;
+      }
+      // Anything but a folder (or a symlink to one): non-regular files are refused when read.
+      const isDirectory = entry.isDirectory() || (entry.isSymbolicLink() && (await stat(path).catch(() => undefined))?.isDirectory());
+      if (!isDirectory) images.push(path);
     }
     // Code-unit order: the same on every machine and locale.
     images.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    if (images.length === 0) emptyFolders.push(arg);
+    if (images.length === 0 && ownOutputs.length === outputsBefore) emptyFolders.push(arg);
     images.forEach(add);
   }
-  return { files, emptyFolders };
+  return { files, emptyFolders, ownOutputs };
 }
 
 /**
@@ -65,6 +89,7 @@ export async function expandInputs(args: readonly string[], extensions: readonly
  */
 export function assignOutputNames(paths: readonly string[]): InputFile[] {
   const parts = paths.map((p) => {
+    if (p === STDIN_INPUT) return { stem: 'stdin', ext: '', dirs: [] as string[] };
     const dirs = dirname(resolve(p)).split(sep).filter((s) => s !== '');
     const ext = extname(p);
     return { stem: basename(p, ext) || basename(p), ext: ext.slice(1), dirs };

@@ -13,6 +13,8 @@ import { explainCommand } from './explain.js';
 import { EXPLAIN_COMMAND } from './explain-options.js';
 import { EXPORT_COMMAND, exportCommand } from './export.js';
 import { mergeCommand } from './merge.js';
+import { printableLines } from './printable.js';
+import { installExitHandlers } from './signals.js';
 import { formatHelp, parseCommandLine, PROGRAM, UsageError, type CliIO, type CommandSpec } from './usage.js';
 
 /** The program itself: its own options and the list of commands. */
@@ -61,14 +63,14 @@ export async function main(argv: readonly string[], io: CliIO): Promise<number> 
     throw new UsageError('no command given');
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr.write(`${[PROGRAM, error.command].filter(Boolean).join(' ')}: ${error.message}\n${error.hint}\n`);
+      io.stderr.write(`${[PROGRAM, error.command].filter(Boolean).join(' ')}: ${printableLines(error.message)}\n${error.hint}\n`);
       return 2;
     }
     // Expected run-time failures (weights that cannot be downloaded or read, …) carry
     // messages written for users; a stack trace would only bury them.
     const debug = io.env.RESNET_LRP_DEBUG === '1';
     const text = debug && error instanceof Error ? (error.stack ?? error.message) : error instanceof Error ? error.message : String(error);
-    io.stderr.write(`${PROGRAM}: error: ${text}\n`);
+    io.stderr.write(`${PROGRAM}: error: ${printableLines(text)}\n`);
     return 1;
   }
 }
@@ -89,7 +91,8 @@ function version(): string {
 // Run when executed (as the `resnet-lrp` bin or `node dist/src/cli/main.js`), not when imported.
 // npm installs bins as symlinks, hence the real paths.
 if (process.argv[1] && realpathSync(fileURLToPath(import.meta.url)) === realpathOrSelf(process.argv[1])) {
-  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env });
+  installExitHandlers();
+  process.exitCode = await main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, env: process.env, stdin: process.stdin });
 }
 
 function realpathOrSelf(path: string): string {

@@ -23,6 +23,12 @@ const SUFFIX: Readonly<Record<OutputFormat, string>> = {
   json: '.lrp.json',
 };
 
+/** True for a file name this command writes (`cat.lrp.png`, …): never taken as an input. */
+export function isOutputName(name: string): boolean {
+  const lower = name.toLowerCase();
+  return Object.values(SUFFIX).some((suffix) => lower.endsWith(suffix) && lower.length > suffix.length);
+}
+
 /** Output paths of one input, by format (only the requested formats). */
 export function outputPaths(outDir: string, name: string, formats: readonly OutputFormat[]): Partial<Record<OutputFormat, string>> {
   return Object.fromEntries(formats.map((f) => [f, join(outDir, `${name}${SUFFIX[f]}`)]));

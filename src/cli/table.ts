@@ -3,6 +3,7 @@
  * conservation error and outputs (or why it failed).
  */
 import { basename } from 'node:path';
+import { printable } from './printable.js';
 
 /** The outcome for one input (also what `--json` prints). */
 export interface InputResult {
@@ -33,14 +34,15 @@ export function formatTable(headers: readonly string[], rows: readonly (readonly
 
 /** The summary: the table, then one line of totals. */
 export function formatSummary(results: readonly InputResult[], outDir: string): string {
+  // File names are shown with control characters escaped (they would garble the terminal).
   const rows = results.map((r) => [
-    r.input,
+    printable(r.input),
     r.className === undefined ? '' : `${r.predictedClass} ${shorten(r.className, 28)}`,
     r.confidence === undefined ? '' : `${(100 * r.confidence).toFixed(1)} %`,
     r.conservationError === undefined ? '' : r.conservationError.toExponential(1),
-    r.status === 'failed' ? `FAILED: ${r.error ?? 'unknown error'}`
-    : r.status === 'skipped' ? `skipped, exist: ${r.outputs.map((p) => basename(p)).join(' ')}`
-    : [r.outputs.map((p) => basename(p)).join(' '), r.targetClass !== r.predictedClass ? `(explains ${r.targetClass} ${shorten(r.targetName ?? '', 20)})` : '']
+    r.status === 'failed' ? `FAILED: ${printable(r.error ?? 'unknown error')}`
+    : r.status === 'skipped' ? `skipped, exist: ${r.outputs.map((p) => printable(basename(p))).join(' ')}`
+    : [r.outputs.map((p) => printable(basename(p))).join(' '), r.targetClass !== r.predictedClass ? `(explains ${r.targetClass} ${shorten(r.targetName ?? '', 20)})` : '']
         .filter(Boolean)
         .join(' '),
   ]);
@@ -49,7 +51,7 @@ export function formatSummary(results: readonly InputResult[], outDir: string): 
     .filter(Boolean)
     .join(', ');
   const table = formatTable(['file', 'class', 'confidence', 'cons. error', 'outputs'], rows);
-  return `${table}\n\n${totals}; outputs in ${outDir}\n`;
+  return `${table}\n\n${totals}; outputs in ${printable(outDir)}\n`;
 }
 
 function shorten(text: string, width: number): string {

@@ -141,4 +141,6 @@ export interface CliIO {
   readonly stdout: { write(chunk: string): unknown };
   readonly stderr: { write(chunk: string): unknown; readonly isTTY?: boolean; readonly columns?: number };
   readonly env: NodeJS.ProcessEnv;
+  /** Read for the input `-`. */
+  readonly stdin?: AsyncIterable<Uint8Array | string>;
 }

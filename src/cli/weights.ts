@@ -9,6 +9,8 @@ import { ensureImageNetWeights } from '../weights/download.js';
 import { RESNET50_FILE_NAMES } from '../weights/imagenet.js';
 import type { WeightsChoice } from './explain-options.js';
 import { createProgressWriter, type ProgressStream } from './progress-bar.js';
+import { reason } from '../util/make-dir.js';
+import { printable } from './printable.js';
 import { UsageError } from './usage.js';
 
 /** Weights ready to load, and how to describe them. */
@@ -36,9 +38,12 @@ export async function resolveWeights(
     case 'random':
       return { source: null, label: `random(seed=${choice.seed})`, meaningful: false, seed: choice.seed };
     case 'file': {
-      const info = await stat(choice.path).catch(() => undefined);
-      if (!info) throw new UsageError(`weights file not found: ${choice.path}`, 'explain');
-      if (!info.isFile()) throw new UsageError(`--weights ${choice.path} is not a file`, 'explain');
+      const info = await stat(choice.path).catch((error: NodeJS.ErrnoException) => error);
+      if (info instanceof Error) {
+        const problem = info.code === 'ENOENT' ? 'not found' : `cannot be read (${reason(info)})`;
+        throw new UsageError(`weights file ${problem}: ${printable(choice.path)}`, 'explain');
+      }
+      if (!info.isFile()) throw new UsageError(`--weights ${printable(choice.path)} is not a regular file`, 'explain');
       return { source: choice.path, label: choice.path, meaningful: true };
     }
     case 'imagenet': {

@@ -17,9 +17,10 @@
  * - **Colour**: grayscale, CMYK, 16-bit and ICC-tagged inputs are converted to 8-bit sRGB;
  *   animated / multi-page inputs (GIF, WebP, TIFF) use their first frame.
  */
-import { readFile } from 'node:fs/promises';
 import sharp, { type Sharp } from 'sharp';
 import { CAFFE_INPUT, preprocessRgb, type InputDescription } from '../model/input.js';
+import { checkPixelLimit, decodeTargetSize, decoderMessage, DEFAULT_MAX_PIXELS } from './decode-limits.js';
+import { DEFAULT_MAX_IMAGE_BYTES, readRegularFile } from './read-file.js';
 
 /** How the image is fitted into the square model input. */
 export type FitMode = 'resize' | 'center-crop';
@@ -40,6 +41,14 @@ export interface LoadImageOptions {
    * size×size square is cut out. Default: the description's policy.
    */
   fit?: FitMode;
+  /**
+   * Largest image accepted, in pixels (width × height as declared by the file). Default
+   * {@link DEFAULT_MAX_PIXELS} (120 MP). Images above 16 MP are shrunk while decoding, so memory
+   * stays bounded whatever the size.
+   */
+  maxPixels?: number;
+  /** Largest file read, in bytes. Default {@link DEFAULT_MAX_IMAGE_BYTES} (256 MiB). */
+  maxBytes?: number;
 }
 
 /** A decoded image ready for the model. */
@@ -68,7 +77,8 @@ const BUFFER_SOURCE = '<buffer>';
  * Decodes an image file or buffer and fits it to a size×size RGB model input.
  *
  * @throws Error whose message starts with the file name (or `<buffer>`) and says what is wrong:
- *   `no such file`, `file is empty`, `is a directory`, `not a supported image (…)`, or
+ *   `no such file`, `file is empty`, `is a directory`, `not a regular file` (FIFOs, devices),
+ *   `file is too large`, `image is W × H (…), over the limit`, `not a supported image (…)`, or
  *   `could not be decoded (…)` for truncated / corrupt data.
  */
 export async function loadImage(source: string | Uint8Array, options: LoadImageOptions = {}): Promise<LoadedImage> {
@@ -83,40 +93,27 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
   }
 
   const name = typeof source === 'string' ? source : BUFFER_SOURCE;
-  const bytes = typeof source === 'string' ? await readImageFile(source) : source;
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  if (!(maxPixels > 0)) throw new Error(`loadImage: maxPixels must be a number > 0, got ${String(maxPixels)}`);
+  const bytes = typeof source === 'string' ? await readRegularFile(source, options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES) : source;
   if (bytes.length === 0) {
     throw new Error(`${name}: ${typeof source === 'string' ? 'file' : 'buffer'} is empty`);
   }
 
-  const decoded = await decodeToSrgb(bytes, name);
   // The description's shorter side before the crop (torchvision: 256 for 224), at its own size only.
   const resizeTo = fit === 'center-crop' && description.resize.fit === 'center-crop' && size === description.size ? description.resize.resizeTo : undefined;
+  const decoded = await decodeToSrgb(bytes, name, { size: Math.max(size, resizeTo ?? 0), fit, maxPixels });
   const rgb = fitToSquare(decoded, size, fit, resizeTo);
   return {
     source: name,
     rgb,
     width: size,
     height: size,
-    originalWidth: decoded.width,
-    originalHeight: decoded.height,
+    originalWidth: decoded.originalWidth,
+    originalHeight: decoded.originalHeight,
     input: preprocessRgb(rgb, size, size, description),
     description,
   };
-}
-
-/** Reads a file, turning the usual filesystem failures into short messages that name it. */
-async function readImageFile(path: string): Promise<Uint8Array> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const problem =
-      code === 'ENOENT' ? 'no such file'
-      : code === 'EISDIR' ? 'is a directory'
-      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
-      : `cannot be read (${(error as Error).message})`;
-    throw new Error(`${path}: ${problem}`, { cause: error });
-  }
 }
 
 interface RawRgb {
@@ -126,22 +123,31 @@ interface RawRgb {
 }
 
 /**
- * Stage 1 (sharp): decode at full size to oriented, opaque, 8-bit sRGB, so that resampling
- * sees exactly the pixels Pillow would, and the displayed dimensions are known.
+ * Stage 1 (sharp): decode to oriented, opaque, 8-bit sRGB — at full size, so that resampling
+ * sees exactly the pixels Pillow would, unless the image is large (see decodeTargetSize).
  */
-async function decodeToSrgb(bytes: Uint8Array, name: string): Promise<RawRgb> {
+async function decodeToSrgb(bytes: Uint8Array, name: string, limits: { size: number; fit: FitMode; maxPixels: number }): Promise<RawRgb & { originalWidth: number; originalHeight: number }> {
   let pipeline: Sharp;
+  let width: number;
+  let height: number;
   try {
     // failOn 'error': reject truncated/corrupt pixel data, but tolerate mere warnings
-    // (e.g. extraneous bytes) that other decoders also accept.
-    pipeline = sharp(bytes, { failOn: 'error' });
-    await pipeline.metadata();
+    // (e.g. extraneous bytes) that other decoders also accept. sequentialRead lets a shrinking
+    // decode stream instead of holding the full-size image. The pixel limit is ours (below,
+    // with a message that says which option raises it), checked before anything is decoded.
+    pipeline = sharp(bytes, { failOn: 'error', limitInputPixels: false, sequentialRead: true });
+    const meta = await pipeline.metadata();
+    if (!meta.width || !meta.height) throw new Error('no image dimensions');
+    // EXIF orientations 5–8 swap the axes.
+    [width, height] = (meta.orientation ?? 1) >= 5 ? [meta.height, meta.width] : [meta.width, meta.height];
   } catch (error) {
-    throw new Error(`${name}: not a supported image (${(error as Error).message.trim()})`, { cause: error });
+    throw new Error(`${name}: not a supported image (${decoderMessage((error as Error).message)})`, { cause: error });
   }
+  checkPixelLimit(name, width, height, limits.maxPixels);
+  const target = decodeTargetSize(width, height, limits.size, limits.fit);
   try {
-    const { data, info } = await pipeline
-      .rotate()
+    const oriented = pipeline.rotate();
+    const { data, info } = await (target ? oriented.resize(target.width, target.height, { fit: target.fit }) : oriented)
       .flatten({ background: '#ffffff' })
       .toColourspace('srgb')
       .raw({ depth: 'uchar' })
@@ -149,9 +155,10 @@ async function decodeToSrgb(bytes: Uint8Array, name: string): Promise<RawRgb> {
     if (info.channels !== 3) {
       throw new Error(`expected 3 channels after conversion to sRGB, got ${info.channels}`);
     }
-    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+    const pixels = new Uint8Array(data.buffer, data.byteOffset, data.length);
+    return { data: pixels, width: info.width, height: info.height, originalWidth: width, originalHeight: height };
   } catch (error) {
-    throw new Error(`${name}: could not be decoded (${(error as Error).message.trim()})`, { cause: error });
+    throw new Error(`${name}: could not be decoded (${decoderMessage((error as Error).message)})`, { cause: error });
   }
 }
 

@@ -5,8 +5,18 @@
  * architecture. Also infers the Keras ResNet variant a file was saved from.
  */
 import { expectedParamShapes, PARAM_NAMES, type DenseLayer, type LayerParams, type ModelGraph, type ParamTensor } from '../model/graph.js';
-import type { KerasWeightFile } from './keras-h5.js';
+import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
+import { weightValueProblem } from './finite.js';
+import type { KerasWeightFile, KerasWeightShapes } from './keras-h5.js';
 import type { ModelWeights } from './types.js';
+
+/** A tensor as far as shape checks go: its shape, and its values once read. */
+interface Shaped {
+  readonly shape: readonly number[];
+  readonly data?: Float32Array;
+}
+/** Layer → short weight name → tensor (or only its declared shape). */
+type ShapedLayers = ReadonlyMap<string, ReadonlyMap<string, Shaped>>;
 
 /** A replacement classifier for files saved without one (`include_top=False`). */
 export interface ClassifierHead {
@@ -25,6 +35,9 @@ export interface BindOptions {
   readonly head?: ClassifierHead;
 }
 
+/** `code` of the error {@link bindWeights} throws when the file has no classifier (a notop file). */
+export const MISSING_CLASSIFIER = 'ERR_MISSING_CLASSIFIER';
+
 /** At most this many problems are listed in one error message. */
 const MAX_LISTED = 12;
 
@@ -36,6 +49,25 @@ const MAX_LISTED = 12;
  *   (`weights.h5: layer conv2_block1_1_conv kernel: expected [1,1,64,64], found [1,1,64,32]`).
  */
 export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: BindOptions = {}): ModelWeights {
+  return bindShaped(graph, file, options) as ModelWeights;
+}
+
+/**
+ * The check {@link bindWeights} makes, on declared shapes only: for `readKerasH5`'s
+ * `checkShapes`, so that a file whose datasets do not fit the Keras ResNet it looks like is
+ * refused before any value is read.
+ */
+export function checkKerasShapes(options: BindOptions = {}): (shapes: KerasWeightShapes) => void {
+  return (shapes) => {
+    const arch = inferKerasResNet(shapes);
+    const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
+    const graph = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
+    bindShaped(graph, shapes, options);
+  };
+}
+
+/** bindWeights on tensors that may not have their values yet (then only shapes are checked). */
+function bindShaped(graph: ModelGraph, file: { readonly source: string; readonly layers: ShapedLayers }, options: BindOptions): Map<string, LayerParams> {
   const classifier = graph.layers.find((l): l is DenseLayer => l.name === graph.output && l.kind === 'dense');
   const { head } = options;
   const problems: string[] = [];
@@ -45,9 +77,9 @@ export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: B
   for (const layer of graph.layers) {
     if (!PARAM_NAMES[layer.kind]) continue;
     const expected = expectedParamShapes(graph, layer);
-    let found: ReadonlyMap<string, ParamTensor> | undefined;
+    let found: ReadonlyMap<string, Shaped> | undefined;
     if (head && layer === classifier) {
-      found = new Map<string, ParamTensor>([['kernel', head.kernel], ['bias', head.bias]]);
+      found = new Map<string, Shaped>([['kernel', head.kernel], ['bias', head.bias]]);
     } else {
       found = file.layers.get(layer.name);
       if (!found) {
@@ -63,10 +95,14 @@ export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: B
         problems.push(`${where}: missing weight ${param} (expected shape [${shape}])`);
       } else if (!sameShape(tensor.shape, shape)) {
         problems.push(`${where} ${param}: expected [${shape}], found [${tensor.shape}]`);
+      } else if (tensor.data === undefined) {
+        // declared shape only: fits
       } else if (tensor.data.length !== shape.reduce((a, b) => a * b, 1)) {
         problems.push(`${where} ${param}: shape [${shape}] needs ${shape.reduce((a, b) => a * b, 1)} values, found ${tensor.data.length}`);
       } else {
-        params[param] = { data: tensor.data, shape: [...shape] };
+        const bad = weightValueProblem(param, tensor.data);
+        if (bad) problems.push(`${where} ${param}: ${bad}`);
+        else params[param] = { data: tensor.data, shape: [...shape] };
       }
     }
     const unexpected = [...found.keys()].filter((k) => !(k in expected));
@@ -77,12 +113,13 @@ export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: B
   const graphNames = new Set(graph.layers.filter((l) => PARAM_NAMES[l.kind]).map((l) => l.name));
   const extra = [...file.layers.keys()].filter((name) => !graphNames.has(name));
 
-  if (classifier && missingLayers.includes(classifier.name)) {
+  const noClassifier = classifier !== undefined && missingLayers.includes(classifier.name);
+  if (classifier && noClassifier) {
     const units = classifier.units;
     const features = expectedParamShapes(graph, classifier).kernel![0];
     problems.unshift(
       `the file has no classifier (no layer ${classifier.name}; an include_top=False "notop" file?): ` +
-      `pass one as bindWeights(graph, file, { head: { kernel, bias } }) with kernel [${features},${units}] and bias [${units}]`,
+      `give one as head: { kernel, bias } (LrpResNet50.load or bindWeights) with kernel [${features},${units}] and bias [${units}]`,
     );
     missingLayers.splice(missingLayers.indexOf(classifier.name), 1);
   }
@@ -93,17 +130,18 @@ export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: B
     problems.push(`${count(extra.length, 'layer')} with weights not in model ${graph.name} (wrong architecture?): ${list(extra)}`);
   }
 
-  if (problems.length === 1) throw new Error(`${file.source}: ${problems[0]}${architectureHint(graph, file)}`);
+  const fail = (message: string): Error => Object.assign(new Error(message), noClassifier ? { code: MISSING_CLASSIFIER } : {});
+  if (problems.length === 1) throw fail(`${file.source}: ${problems[0]}${architectureHint(graph, file)}`);
   if (problems.length > 1) {
     const shown = problems.slice(0, MAX_LISTED).map((p) => `\n  - ${p}`).join('');
     const more = problems.length > MAX_LISTED ? `\n  … and ${problems.length - MAX_LISTED} more` : '';
-    throw new Error(`${file.source}: ${problems.length} problems binding to model ${graph.name}:${shown}${more}${architectureHint(graph, file)}`);
+    throw fail(`${file.source}: ${problems.length} problems binding to model ${graph.name}:${shown}${more}${architectureHint(graph, file)}`);
   }
   return weights;
 }
 
 /** When the file is a Keras ResNet of another depth or width than the graph, says which. */
-function architectureHint(graph: ModelGraph, file: KerasWeightFile): string {
+function architectureHint(graph: ModelGraph, file: { readonly source: string; readonly layers: ShapedLayers }): string {
   let info: KerasResNetInfo;
   try {
     info = inferKerasResNet(file);
@@ -133,7 +171,7 @@ const DEPTH_BY_CONV4_BLOCKS: Readonly<Record<number, 50 | 101 | 152>> = { 6: 50,
  * @throws Error naming the file when it has no `conv1_conv` kernel or an unknown number of
  *   conv4 blocks.
  */
-export function inferKerasResNet(file: KerasWeightFile): KerasResNetInfo {
+export function inferKerasResNet(file: { readonly source: string; readonly layers: ShapedLayers }): KerasResNetInfo {
   const stem = file.layers.get('conv1_conv')?.get('kernel');
   if (!stem || stem.shape.length !== 4) {
     throw new Error(`${file.source}: not a Keras ResNet file (no 4-D conv1_conv kernel)`);

@@ -6,11 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, type Stats } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { open, readFile, rename, rm, stat } from 'node:fs/promises';
 import http from 'node:http';
 import https from 'node:https';
 import { basename, dirname, join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import { makeDirectory } from '../util/make-dir.js';
 import { weightsCacheDir } from './cache.js';
 import { resnet50WeightsFile, WEIGHTS_URL_ENV, type ExpectedHash, type HashAlgorithm, type ImageNetVariant, type WeightsFile } from './imagenet.js';
 
@@ -30,6 +31,11 @@ export interface DownloadOptions {
   readonly timeoutMs?: number;
   /** Redirects followed before giving up. Default 5. */
   readonly maxRedirects?: number;
+  /**
+   * The file's size, when known: a server announcing or sending more is cut off there (a
+   * mirror streaming endless data must not fill the disk before the hash check can fail).
+   */
+  readonly maxBytes?: number;
 }
 
 /**
@@ -90,7 +96,7 @@ export async function hashFile(path: string, algorithm: HashAlgorithm): Promise<
  */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions = {}): Promise<void> {
   const part = partialPathFor(dest);
-  await mkdir(dirname(dest), { recursive: true });
+  await makeDirectory(dirname(dest));
 
   // At most one restart from zero, so a server that misbehaves consistently cannot loop us.
   let restarted = false;
@@ -141,7 +147,12 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
       throw new DownloadError('http', `Download of ${url}${via} failed: HTTP ${status} ${res.statusMessage ?? ''}`.trimEnd(), url, { status });
     }
 
-    await receiveBody(res, part, start, total, url, options.onProgress);
+    if (options.maxBytes !== undefined && total !== undefined && total > options.maxBytes) {
+      res.destroy();
+      await rm(part, { force: true });
+      throw tooLarge(url, options.maxBytes, `the server announces ${total} bytes`);
+    }
+    await receiveBody(res, part, start, total, url, options.onProgress, options.maxBytes);
     break;
   }
 
@@ -173,9 +184,12 @@ async function receiveBody(
   total: number | undefined,
   url: string,
   onProgress: DownloadOptions['onProgress'],
+  maxBytes: number | undefined,
 ): Promise<void> {
   const file = await open(part, start === 0 ? 'w' : 'a');
   let written = start;
+  let received = start;
+  let overflow = false;
   let cut: unknown;
   try {
     onProgress?.({ received: written, total });
@@ -187,6 +201,13 @@ async function receiveBody(
     let writeError: unknown;
     const ended = new Promise<void>((resolve, reject) => {
       res.on('data', (chunk: Buffer) => {
+        if (overflow) return;
+        received += chunk.length;
+        if (maxBytes !== undefined && received > maxBytes) {
+          overflow = true;
+          res.destroy();
+          return;
+        }
         queued += chunk.length;
         if (queued > MAX_QUEUED_BYTES) res.pause();
         writes = writes.then(async () => {
@@ -219,6 +240,10 @@ async function receiveBody(
   } finally {
     await file.close();
   }
+  if (overflow) {
+    await rm(part, { force: true });
+    throw tooLarge(url, maxBytes!, 'the server sent more');
+  }
   if (cut !== undefined || (total !== undefined && written < total)) {
     const of = total === undefined ? '' : ` of ${total}`;
     const reason = cut === undefined ? 'connection closed early' : describe(cut);
@@ -230,6 +255,16 @@ async function receiveBody(
       { cause: cut },
     );
   }
+}
+
+/** The error for a body longer than the file can be. */
+function tooLarge(url: string, maxBytes: number, what: string): DownloadError {
+  return new DownloadError(
+    'protocol',
+    `Download of ${url} stopped: the file has ${maxBytes} bytes but ${what}. ` +
+      'The partial file was deleted; check the URL (RESNET_LRP_WEIGHTS_URL) if it keeps happening.',
+    url,
+  );
 }
 
 /** GETs `url`, following redirects; connection-level failures become `offline` errors. */
@@ -336,7 +371,11 @@ export async function ensureWeightsFile(file: WeightsFile, options: EnsureWeight
   const path = join(options.cacheDir ?? weightsCacheDir(), file.fileName);
   const cached = await statOrUndefined(path);
   if (cached === undefined) {
-    await downloadFile(file.url, path, { ...options, expectedHash: file.hash });
+    await downloadFile(file.url, path, {
+      ...options,
+      expectedHash: file.hash,
+      ...(file.sizeBytes !== undefined ? { maxBytes: file.sizeBytes } : {}),
+    });
     await writeVerifiedMarker(path, await stat(path), file.hash);
     return path;
   }

@@ -8,6 +8,7 @@
  * is wrapped: errors come back as `Error`s that name the file, never as a crash.
  */
 import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import { open, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,23 +34,43 @@ export interface KerasWeightFile {
   readonly backend?: string;
 }
 
+/** The declared shapes of a Keras weight file, before any value is read. */
+export interface KerasWeightShapes {
+  readonly source: string;
+  readonly layerNames: readonly string[];
+  /** Layer → short weight name → declared shape. */
+  readonly layers: ReadonlyMap<string, ReadonlyMap<string, { readonly shape: readonly number[] }>>;
+}
+
+/** Options of {@link readKerasH5}. */
+export interface ReadKerasH5Options {
+  /**
+   * Called with the declared shapes before any values are read; throwing refuses the file. A
+   * small file can declare datasets of gigabytes (compressed, or never written): checking
+   * shapes against the model first means nothing is allocated for a file that does not fit.
+   */
+  readonly checkShapes?: (shapes: KerasWeightShapes) => void;
+}
+
 /**
  * Reads a Keras HDF5 weight file.
  *
  * @param source - a file path, or the file's bytes.
  * @param label - how error messages name the file; defaults to the path
  *   (or `"<in-memory HDF5>"` for bytes).
- * @throws Error naming the file when it is not HDF5, truncated, not in Keras layout, or
- *   unreadable (e.g. unsupported dtype or compression).
+ * @throws Error naming the file when it is not HDF5, truncated, not in Keras layout, declares
+ *   an uncompressed dataset larger than the file, or is unreadable (e.g. unsupported dtype).
  */
-export async function readKerasH5(source: string | Uint8Array, label?: string): Promise<KerasWeightFile> {
+export async function readKerasH5(source: string | Uint8Array, label?: string, options: ReadKerasH5Options = {}): Promise<KerasWeightFile> {
   const name = label ?? (typeof source === 'string' ? source : '<in-memory HDF5>');
   let h5Path: string;
   let tempPath: string | undefined;
+  let fileSize: number;
   if (typeof source === 'string') {
     h5Path = resolve(source);
-    await checkHeaderOfFile(h5Path, name);
+    fileSize = await checkHeaderOfFile(h5Path, name);
   } else {
+    fileSize = source.length;
     await checkHeader((offset, length) => source.subarray(offset, offset + length), source.length, name);
     // The node build of h5wasm reads the host file system (NODERAWFS): bytes go through a
     // uniquely named temp file, removed again below.
@@ -59,7 +80,7 @@ export async function readKerasH5(source: string | Uint8Array, label?: string): 
   try {
     if (tempPath) await writeFile(tempPath, source as Uint8Array);
     const module = await h5wasmModule(name);
-    return withThrowingErrors(module, () => readOpened(h5Path, name));
+    return withThrowingErrors(module, () => readOpened(h5Path, name, fileSize, options));
   } catch (err) {
     // Safety net: whatever failed (temp file, an aborted wasm module), the message names the file.
     const message = err instanceof Error ? err.message : String(err);
@@ -80,10 +101,12 @@ const SUPERBLOCK_BYTES = 64;
 /** Reads `length` bytes at `offset` (fewer at the end of the file). */
 type ByteReader = (offset: number, length: number) => Promise<Uint8Array> | Uint8Array;
 
-async function checkHeaderOfFile(path: string, name: string): Promise<void> {
+/** Checks the header of the file at `path`; returns its size. */
+async function checkHeaderOfFile(path: string, name: string): Promise<number> {
   let handle;
   try {
-    handle = await open(path, 'r');
+    // O_NONBLOCK: opening a FIFO would otherwise wait for a writer (it is refused below).
+    handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     throw new Error(`${name}: cannot open: ${(err as Error).message}`, { cause: err });
   }
@@ -96,6 +119,7 @@ async function checkHeaderOfFile(path: string, name: string): Promise<void> {
       return buffer.subarray(0, bytesRead);
     };
     await checkHeader(read, stats.size, name);
+    return stats.size;
   } finally {
     await handle.close();
   }
@@ -205,7 +229,7 @@ function withThrowingErrors<T>(module: H5Module, body: () => T): T {
 /** Errors about the file's content, passed through without further wrapping. */
 class KerasFormatError extends Error {}
 
-function readOpened(path: string, name: string): KerasWeightFile {
+function readOpened(path: string, name: string, fileSize: number, options: ReadKerasH5Options): KerasWeightFile {
   let file: InstanceType<typeof h5wasm.File>;
   try {
     file = new h5wasm.File(path, 'r');
@@ -213,7 +237,7 @@ function readOpened(path: string, name: string): KerasWeightFile {
     throw new Error(`${name}: HDF5 cannot open the file: ${hdf5Reason(err)}`, { cause: err });
   }
   try {
-    return readKerasTree(file, name);
+    return readKerasTree(file, name, fileSize, options);
   } catch (err) {
     if (err instanceof KerasFormatError) throw err;
     throw new Error(`${name}: HDF5 read failed: ${hdf5Reason(err)}`, { cause: err });
@@ -234,7 +258,7 @@ function hdf5Reason(err: unknown): string {
   return deepest ? `${deepest[1]} ${deepest[2]}` : message.split('\n')[0]!;
 }
 
-function readKerasTree(file: Group, name: string): KerasWeightFile {
+function readKerasTree(file: Group, name: string, fileSize: number, options: ReadKerasH5Options): KerasWeightFile {
   const fail = (what: string) => new KerasFormatError(`${name}: ${what}`);
   let root: Group = file;
   let layout: KerasWeightFile['layout'] = 'weights';
@@ -251,7 +275,8 @@ function readKerasTree(file: Group, name: string): KerasWeightFile {
   }
 
   const layerNames = stringList(root.attrs.layer_names!.value, () => fail('layer_names attribute is not a list of strings'));
-  const layers = new Map<string, Map<string, ParamTensor>>();
+  // Pass 1: find every dataset and its declared shape, reading no values.
+  const found = new Map<string, Map<string, DeclaredTensor>>();
   const children = new Set(root.keys());
   for (const layerName of layerNames) {
     const group = children.has(layerName) ? root.get(layerName) : null;
@@ -260,13 +285,27 @@ function readKerasTree(file: Group, name: string): KerasWeightFile {
     if (!attr) throw fail(`layer ${layerName} has no weight_names attribute`);
     const weightNames = stringList(attr.value, () => fail(`layer ${layerName}: weight_names is not a list of strings`));
     if (weightNames.length === 0) continue;
-    const weights = new Map<string, ParamTensor>();
+    const weights = new Map<string, DeclaredTensor>();
     for (const weightName of weightNames) {
       const short = shortWeightName(weightName);
       if (weights.has(short)) throw fail(`layer ${layerName}: two weights named ${short}`);
-      weights.set(short, readTensor(group, weightName, (what) => fail(`layer ${layerName} ${short}: ${what}`)));
+      const failHere = (what: string) => fail(`layer ${layerName} ${short}: ${what}`);
+      weights.set(short, declaredTensor(group, weightName, fileSize, failHere));
     }
-    layers.set(layerName, weights);
+    found.set(layerName, weights);
+  }
+  try {
+    options.checkShapes?.({ source: name, layerNames, layers: found });
+  } catch (err) {
+    // The checker's message is for users as it is (and its `code`, e.g. a missing classifier, is kept).
+    const code = (err as NodeJS.ErrnoException).code;
+    throw Object.assign(new KerasFormatError((err as Error).message, { cause: err }), code === undefined ? {} : { code });
+  }
+
+  // Pass 2: the values.
+  const layers = new Map<string, Map<string, ParamTensor>>();
+  for (const [layerName, weights] of found) {
+    layers.set(layerName, new Map([...weights].map(([short, declared]) => [short, readTensor(declared)])));
   }
 
   return {
@@ -279,7 +318,14 @@ function readKerasTree(file: Group, name: string): KerasWeightFile {
   };
 }
 
-function readTensor(group: Group, weightName: string, fail: (what: string) => Error): ParamTensor {
+/** A dataset found in pass 1: its declared shape, and how to read and blame it. */
+interface DeclaredTensor {
+  readonly shape: number[];
+  readonly dataset: Dataset;
+  readonly fail: (what: string) => Error;
+}
+
+function declaredTensor(group: Group, weightName: string, fileSize: number, fail: (what: string) => Error): DeclaredTensor {
   // Existence is checked link by link: HDF5 reports a missing intermediate group as an error.
   let node: Group = group;
   const parts = weightName.split('/');
@@ -294,6 +340,21 @@ function readTensor(group: Group, weightName: string, fail: (what: string) => Er
   }
   const dataset = node.get(parts[parts.length - 1]!) as Dataset;
   const shape = dataset.shape ?? [];
+  const meta = dataset.metadata;
+  // H5T_FLOAT is class 1; weights are float32 or float64.
+  if (meta.type !== 1 || (meta.size !== 4 && meta.size !== 8)) {
+    throw fail(`dtype ${JSON.stringify(dataset.dtype)} is not float32/float64`);
+  }
+  const count = shape.reduce((a, b) => a * b, 1);
+  // Uncompressed data is stored in the file, so it cannot be larger than the file: a bigger
+  // declaration is corrupt (or never written) and must not be allocated.
+  if (dataset.filters.length === 0 && count * meta.size > fileSize) {
+    throw fail(`declares shape [${shape}] (${count * meta.size} bytes), more than the whole file (${fileSize} bytes)`);
+  }
+  return { shape, dataset, fail };
+}
+
+function readTensor({ shape, dataset, fail }: DeclaredTensor): ParamTensor {
   let value;
   try {
     value = dataset.value;
@@ -303,6 +364,8 @@ function readTensor(group: Group, weightName: string, fail: (what: string) => Er
   let data: Float32Array;
   if (value instanceof Float32Array) data = value;
   else if (value instanceof Float64Array) data = Float32Array.from(value);
+  // A scalar dataset (shape []) reads as a plain number.
+  else if (typeof value === 'number') data = Float32Array.of(value);
   else throw fail(`dtype ${JSON.stringify(dataset.dtype)} is not float32/float64`);
   const count = shape.reduce((a, b) => a * b, 1);
   if (data.length !== count) throw fail(`shape [${shape}] needs ${count} values, dataset has ${data.length}`);

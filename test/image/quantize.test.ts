@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_QUANTIZE_LEVELS, quantizeHeat } from '../../src/image/quantize.js';
+import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS, quantizeHeat } from '../../src/image/quantize.js';
 
 describe('quantizeHeat', () => {
   it('maps [b_k, b_k+1) to b_k, bin edges included, and keeps the maximum', () => {
@@ -41,9 +41,34 @@ describe('quantizeHeat', () => {
 
   it('validates levels and rejects non-finite values', () => {
     const map = Float32Array.from([0, 1]);
-    for (const levels of [1, 0, -3, 2.5, NaN, Infinity]) {
-      assert.throws(() => quantizeHeat(map, levels), /levels must be an integer ≥ 2/);
+    for (const levels of [1, 0, -3, 2.5, NaN, Infinity, MAX_QUANTIZE_LEVELS + 1, 1e9]) {
+      assert.throws(() => quantizeHeat(map, levels), { name: 'RangeError', message: /levels must be an integer in 2\.\.65536/ });
     }
     assert.throws(() => quantizeHeat(Float32Array.from([0, NaN, 1])), /non-finite value \(NaN\) at index 1/);
+  });
+
+  it('at the upper bound matches numpy (b = linspace(min, max, levels), b[digitize(x, b) - 1])', () => {
+    // More levels than values: a bound above the map's 50 176 values must stay exact.
+    assert.ok(MAX_QUANTIZE_LEVELS >= 224 * 224);
+    const map = Float32Array.from({ length: 5000 }, (_, i) => Math.sin(i * 0.37) * 7 + i * 1e-3);
+    const levels = MAX_QUANTIZE_LEVELS;
+    let min = Infinity;
+    let max = -Infinity;
+    for (const v of map) [min, max] = [Math.min(min, v), Math.max(max, v)];
+    const step = (max - min) / (levels - 1);
+    const b = Float64Array.from({ length: levels }, (_, k) => min + k * step);
+    b[levels - 1] = max;
+    // digitize by binary search: the last edge ≤ v.
+    const expected = Float32Array.from(map, (v) => {
+      let lo = 0;
+      let hi = levels - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (b[mid]! <= v) lo = mid;
+        else hi = mid - 1;
+      }
+      return b[lo]!;
+    });
+    assert.deepEqual(quantizeHeat(map, levels), expected);
   });
 });

@@ -31,6 +31,11 @@ export interface WriteOptions {
   float64?: boolean;
   /** HDF5 format bounds; `latest` writes superblock version 3. */
   libver?: LIBVER_BOUNDS;
+  /**
+   * Store this weight chunked (gzip-compressed when `compress`) and then declare it larger,
+   * with `shape`: the new chunks are never written, so the file stays small.
+   */
+  grow?: { layer: string; weight: string; shape: number[]; compress: boolean };
 }
 
 const created: string[] = [];
@@ -77,6 +82,20 @@ export async function writeKerasH5(path: string, layers: readonly H5Layer[], opt
       if (layer.weights.length === 0) continue;
       const inner = group.create_group(layer.name);
       for (const { name, tensor } of layer.weights) {
+        const grow = options.grow;
+        if (grow && grow.layer === layer.name && grow.weight === name) {
+          const dataset = inner.create_dataset({
+            name: `${kerasWeightName(name)}:0`,
+            data: tensor.data,
+            shape: [...tensor.shape],
+            dtype: '<f',
+            maxshape: tensor.shape.map(() => null),
+            chunks: tensor.shape.map((d) => Math.max(1, Math.min(d, 64))),
+            ...(grow.compress ? { compression: 'gzip' as const } : {}),
+          });
+          dataset.resize(grow.shape);
+          continue;
+        }
         inner.create_dataset({
           name: `${kerasWeightName(name)}:0`,
           data: options.float64 ? Float64Array.from(tensor.data) : tensor.data,

@@ -1,0 +1,53 @@
+/** Pieces of the CLI's defences against hostile inputs, tested directly. */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { IMAGE_EXTENSIONS, parseExplainArgs } from '../../src/cli/explain-options.js';
+import { expandInputs } from '../../src/cli/inputs.js';
+import { isOutputName } from '../../src/cli/outputs.js';
+import { printable } from '../../src/cli/printable.js';
+import { formatSummary } from '../../src/cli/table.js';
+
+test('printable escapes control characters (ESC, CR, LF, DEL, C1, U+2028) and keeps everything else', () => {
+  assert.equal(printable('a\u001b[31mb\r\nc\td\u007fe\u009bf\u2028g'), 'a\\x1b[31mb\\r\\nc\\td\\x7fe\\x9bf\\u2028g');
+  assert.equal(printable('Ünïcødé 猫.png'), 'Ünïcødé 猫.png');
+  const table = formatSummary([{ input: 'x\u001b]0;owned\u0007.png', name: 'x', status: 'failed', error: 'bad\rname', outputs: [] }], 'out');
+  assert.ok(!/[\u0000-\u0009\u000b-\u001f]/.test(table), table);
+});
+
+test('our own outputs are never inputs; non-regular entries of a folder are kept (to be reported)', async () => {
+  assert.ok(isOutputName('cat.lrp.png') && isOutputName('CAT.HEATMAP.PNG') && isOutputName('cat.lrp.json'));
+  assert.ok(!isOutputName('cat.png') && !isOutputName('.lrp.png') && !isOutputName('lrp.png'));
+  const dir = await mkdtemp(join(tmpdir(), 'resnet-lrp-inputs-'));
+  try {
+    for (const f of ['a.png', 'a.lrp.png', 'a.heatmap.png']) await writeFile(join(dir, f), 'x');
+    execFileSync('mkfifo', [join(dir, 'f.jpg')]);
+    await symlink('/dev/null', join(dir, 'n.png'));
+    const { files, ownOutputs, emptyFolders } = await expandInputs([dir, join(dir, 'a.lrp.png')], IMAGE_EXTENSIONS, isOutputName);
+    assert.deepEqual(files, ['a.png', 'f.jpg', 'n.png'].map((f) => join(dir, f)));
+    assert.deepEqual(ownOutputs.sort(), [join(dir, 'a.heatmap.png'), join(dir, 'a.lrp.png'), join(dir, 'a.lrp.png')]);
+    assert.deepEqual(emptyFolders, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('limit options: --max-pixels, --max-file-size, --quantize bound, --out ""', () => {
+  const settings = (args: string[]) => {
+    const r = parseExplainArgs([...args, 'x.png']);
+    assert.ok(!r.help);
+    return r.settings;
+  };
+  assert.equal(settings([]).maxPixels, 120_000_000);
+  assert.equal(settings(['--max-pixels', '50M']).maxPixels, 50_000_000);
+  assert.equal(settings(['--max-pixels', '1000']).maxPixels, 1000);
+  assert.equal(settings(['--max-file-size', '3']).maxBytes, 3 * 2 ** 20);
+  assert.equal(settings(['--quantize', '65536']).quantize, 65536);
+  assert.throws(() => settings(['--quantize', '65537']), /--quantize must be an integer in 2\.\.65536/);
+  assert.throws(() => settings(['--max-pixels=-5']), /--max-pixels must be a pixel count/);
+  assert.throws(() => settings(['--max-file-size', '0']), /--max-file-size must be an integer ≥ 1/);
+  assert.throws(() => settings(['--out', '']), { name: 'UsageError', message: '--out needs a directory name' });
+});
