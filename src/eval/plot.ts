@@ -4,7 +4,7 @@
  * SVG string and rasterised by sharp (librsvg), like the explanation figures.
  */
 import sharp from 'sharp';
-import { escapeXml } from '../image/figure.js';
+import { escapeXml, FONT_FAMILY, TEXT_COLOR } from '../image/figure.js';
 
 /** One method's line pair. */
 export interface PlotSeries {
@@ -32,8 +32,8 @@ const LEFT = 80;
 const GAP = 110;
 const TOP = 96;
 const ROW = 26;
-const FONT = 'DejaVu Sans, Verdana, sans-serif';
-const TEXT = '#222222';
+const FONT = FONT_FAMILY;
+const TEXT = TEXT_COLOR;
 const GRID = '#e3e3e3';
 /** matplotlib's tab10, the palette readers know; random is drawn grey and dashed. */
 const PALETTE = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#bcbd22', '#17becf'];

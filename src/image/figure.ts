@@ -88,8 +88,9 @@ const COLORBAR_GAP = 12;
 const COLORBAR_HEIGHT = 14;
 const TICK_LENGTH = 4;
 const TICK_FONT_SIZE = 13;
-const FONT_FAMILY = 'DejaVu Sans, Verdana, sans-serif';
-const TEXT_COLOR = '#222222';
+/** Font and text colour of every figure and plot (librsvg picks the first installed family). */
+export const FONT_FAMILY = 'DejaVu Sans, Verdana, sans-serif';
+export const TEXT_COLOR = '#222222';
 const BACKGROUND = '#ffffff';
 
 /** Default panel captions. */

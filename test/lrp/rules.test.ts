@@ -15,6 +15,7 @@ import { IO } from '../../src/onnx/classifier.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { createSession, ort } from '../../src/runtime/session.js';
 import { relativeL2 } from '../support/fixture.js';
+import { random } from '../support/tiny-nets.js';
 
 type Tensor3 = Float64Array; // C × H × W, row-major
 
@@ -51,17 +52,6 @@ function conv(spec: ConvSpec, input: string): Layer {
   const o = Math.floor((spec.h + 2 * spec.pad - spec.k) / spec.stride) + 1;
   const p = spec.pad;
   return { kind: 'conv', name: spec.name, inputs: [input], filters: spec.cout, kernel: [spec.k, spec.k], strides: [spec.stride, spec.stride], pads: [p, p, p, p], useBias: spec.bias, outputShape: [spec.cout, o, o] };
-}
-
-function random(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32 - 0.5;
-  };
 }
 
 const rand = random(42);
