@@ -129,9 +129,28 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.deepEqual(await reportWithoutTiming(dir), await reportWithoutTiming(join(tmp, 'single')));
   });
 
+  test('every method runs on the bundled model: LRP, the gradient baselines, Grad-CAM, IG, random', async () => {
+    const methods = ['lrp', 'lrp-symmetric', 'gradcam', 'ig', 'gbp', 'gradxinput', 'gradient', 'random'];
+    const dir = join(tmp, 'methods');
+    const run = await cli(['evaluate', join(data, 'n02123045'), '--weights', FIXTURE_WEIGHTS, '--methods', methods.join(','),
+      '--patch', '16', '--step', '49', '--limit', '1', '--quiet', '--out', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    const records = await readRecords(dir);
+    assert.deepEqual(records.map((r) => r.method), methods, 'one record per method, in the order asked for');
+    for (const r of records) {
+      assert.equal(r.target, 281, `${r.method}: the label is measured`);
+      assert.ok([r.insertion, r.deletion].every((v) => v >= 0 && v <= 1), `${r.method}: AUCs in [0, 1]`);
+      assert.equal(r.insertionCurve.length, 4);
+    }
+    // Different maps rank the patches differently: the methods are not one map under eight names.
+    assert.ok(new Set(records.map((r) => r.insertionCurve.join())).size >= 5, 'distinct insertion curves');
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+    assert.deepEqual(report.methods.map((m) => m.method).sort(), [...methods].sort());
+  });
+
   test('usage errors name the option', async () => {
     for (const [args, message] of [
-      [['--methods', 'lrp,gradcam'], /unknown method "gradcam"/],
+      [['--methods', 'lrp,smoothgrad'], /unknown method "smoothgrad"/],
       [['--patch', '5'], /--patch must divide 224/],
       [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
