@@ -25,6 +25,8 @@ export async function gradcamMethod(context: MethodContext): Promise<Attribution
   const layer = lastStageLayer(context.graph);
   const session = await context.compileExplainer({ preset: 'gradient' }, {
     tapLayers: [layer],
+    // Only ∂y_t/∂A is needed: the gradient below the last stage is not computed.
+    stopAtTaps: true,
     extend(g, t) {
       const tap = t.taps.get(layer)!;
       const alpha = g.op('ReduceMean', [tap.relevance], 'gradcam/alpha', { axes: [2, 3], keepdims: 1 });

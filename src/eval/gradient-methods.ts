@@ -64,7 +64,7 @@ export function saliencyMethod(context: MethodContext): Promise<AttributionMetho
     name: 'gradient',
     description: 'saliency: max over channels of |∂y_t/∂x|',
     preset: 'gradient',
-    emit: (g, t) => ({ map: g.op('ReduceMax', [g.op('Abs', [t.relevance], 'saliency/abs')], 'saliency/max', { axes: [1], keepdims: 0 }) }),
+    emit: (g, t) => ({ map: g.op('ReduceMax', [g.op('Abs', [t.relevance!], 'saliency/abs')], 'saliency/max', { axes: [1], keepdims: 0 }) }),
   }, context);
 }
 
@@ -75,7 +75,7 @@ export function gradientTimesInputMethod(context: MethodContext): Promise<Attrib
     description: 'gradient × input: Σ over channels of x ⊙ ∂y_t/∂x',
     preset: 'gradient',
     emit(g, t) {
-      const relevance = g.op('Mul', [t.image, t.relevance], 'gradxinput/product');
+      const relevance = g.op('Mul', [t.image, t.relevance!], 'gradxinput/product');
       return { relevance, map: g.op('ReduceSum', [relevance, g.ints([1])], 'gradxinput/sum', { keepdims: 0 }) };
     },
   }, context);

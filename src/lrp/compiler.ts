@@ -41,6 +41,12 @@ export interface ExplainerOptions extends ClassifierOptions {
    * {@link tapOutputs}(name): with the gradient rules, the relevance is ∂y_t/∂(layer output).
    */
   readonly tapLayers?: readonly string[];
+  /**
+   * Stop the relevance pass once every tapped layer has its relevance (for methods that need
+   * only the taps, e.g. Grad-CAM): the layers below are not computed, and the outputs are
+   * the logits, probabilities, explained class, start relevance and the taps.
+   */
+  readonly stopAtTaps?: boolean;
   /** Emits further outputs (e.g. a method's map) from the finished graph's tensors. */
   readonly extend?: (g: OnnxGraphBuilder, tensors: ExplainerTensors) => void;
 }
@@ -49,8 +55,8 @@ export interface ExplainerOptions extends ClassifierOptions {
 export interface ExplainerTensors {
   /** The input image batch, (N, C, H, W). */
   readonly image: string;
-  /** Its relevance, (N, C, H, W). */
-  readonly relevance: string;
+  /** Its relevance, (N, C, H, W); undefined with {@link ExplainerOptions.stopAtTaps}. */
+  readonly relevance: string | undefined;
   /** Per tapped layer: its forward activation and the relevance at its output. */
   readonly taps: ReadonlyMap<string, { readonly activation: string; readonly relevance: string; readonly shape: readonly number[] }>;
 }
@@ -69,8 +75,10 @@ export function compileExplainer(graph: ModelGraph, weights: ModelWeights, confi
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
   const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config);
   for (const name of options.tapLayers ?? []) layerByName(graph, name); // unknown names fail here, naming the layer
-  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, new Set(options.tapLayers ?? []));
-  if (options.extend) options.extend(classifier.g, { image: classifier.image, relevance: compiler.inputRelevance!, taps: compiler.taps });
+  const taps = new Set(options.tapLayers ?? []);
+  if (options.stopAtTaps && taps.size === 0) throw new Error('stopAtTaps needs tapLayers');
+  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, taps, options.stopAtTaps ?? false);
+  if (options.extend) options.extend(classifier.g, { image: classifier.image, relevance: compiler.inputRelevance, taps: compiler.taps });
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
 
@@ -103,7 +111,7 @@ class RelevanceCompiler {
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
-  emit(logits: string, probabilities: string, tapLayers: ReadonlySet<string> = new Set()): string[] {
+  emit(logits: string, probabilities: string, tapLayers: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
@@ -128,6 +136,11 @@ class RelevanceCompiler {
       const layer = layers[i]!;
       const r = this.relevanceAt(layer.name);
       if (tapLayers.has(layer.name)) this.tap(layer, r);
+      if (stopAtTaps && this.taps.size === tapLayers.size) {
+        g.output(explained, 'int64', [BATCH]);
+        g.castOut(startSum, IO.startRelevance, [BATCH]);
+        return [];
+      }
       if (r !== undefined) this.propagate(layer, r);
       const unit = traceUnit(layer);
       if (unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);

@@ -11,13 +11,14 @@ import { describe, test } from 'node:test';
 import { explainerSession } from '../../src/eval/explainer-session.js';
 import { lastStageLayer } from '../../src/eval/gradcam.js';
 import { createMethod, type MethodContext } from '../../src/eval/methods.js';
-import { compileExplainer } from '../../src/lrp/compiler.js';
+import { compileExplainer, tapOutputs } from '../../src/lrp/compiler.js';
 import { resolveLrpOptions } from '../../src/lrp/presets.js';
 import type { Layer, ModelGraph } from '../../src/model/graph.js';
 import { blackValues, CAFFE_INPUT, preprocessValue, TORCHVISION_INPUT, type InputDescription } from '../../src/model/input.js';
 import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
-import { createSession } from '../../src/runtime/session.js';
+import { IO } from '../../src/onnx/classifier.js';
+import { createSession, ort } from '../../src/runtime/session.js';
 import type { ModelWeights } from '../../src/weights/types.js';
 import { relativeL2 } from '../support/fixture.js';
 import { referenceForward, referenceRelevance, type RefOptions } from '../support/reference-lrp.js';
@@ -242,9 +243,28 @@ for (const [label, desc] of LAYOUTS) {
   });
 }
 
-test('Grad-CAM explains the last residual stage of a Keras ResNet50; taps name unknown layers', async () => {
-  const graph = buildResNet(kerasResNetSpec(50));
-  assert.equal(lastStageLayer(graph), 'conv5_block3_out');
-  const tiny = tinyResNet('torch', C);
-  assert.throws(() => compileExplainer(tiny, tinyWeights(tiny, 1), resolveLrpOptions({ preset: 'gradient' }), 'float32', { tapLayers: ['nope'] }), /has no layer named "nope"/);
+test('taps: stopping at them leaves the pass below out and the tapped values unchanged; unknown layers are named', async () => {
+  assert.equal(lastStageLayer(buildResNet(kerasResNetSpec(50))), 'conv5_block3_out');
+  const graph = tinyResNet('torch', C);
+  const weights = tinyWeights(graph, 1);
+  const config = resolveLrpOptions({ preset: 'gradient' });
+  const tap = tapOutputs('r2');
+  const run = async (stopAtTaps: boolean) => {
+    const session = await createSession(compileExplainer(graph, weights, config, 'float64', { tapLayers: ['r2'], stopAtTaps }).model);
+    try {
+      const x = Float32Array.from({ length: C * HW }, (_, i) => Math.sin(i));
+      const out = await session.run({ [IO.input]: new ort.Tensor('float32', x, [1, SIZE, SIZE, C]), [IO.target]: new ort.Tensor('int64', [1n], [1]) });
+      return { names: session.outputNames, activation: out[tap.activation]!.data, relevance: out[tap.relevance]!.data };
+    } finally {
+      await session.release();
+    }
+  };
+  const full = await run(false);
+  const stopped = await run(true);
+  assert.ok(full.names.includes(IO.relevance) && !stopped.names.includes(IO.relevance) && !stopped.names.includes(IO.trace));
+  assert.deepEqual(stopped.activation, full.activation);
+  assert.deepEqual(stopped.relevance, full.relevance);
+  assert.ok((full.relevance as Float32Array).some((v) => v !== 0));
+  assert.throws(() => compileExplainer(graph, weights, config, 'float32', { tapLayers: ['nope'] }), /has no layer named "nope"/);
+  assert.throws(() => compileExplainer(graph, weights, config, 'float32', { stopAtTaps: true }), /stopAtTaps needs tapLayers/);
 });
