@@ -93,14 +93,13 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   const t0 = performance.now();
   const model = await LrpResNet50.load({ weights: null });
   const classifier = classifierFromModel(model);
-  const context = contextFromModel(model, { loadLrp: (rules) => LrpResNet50.load({ weights: null, rules }) });
-  const methods = await Promise.all(c.methods.map((name) => createMethod(name, context)));
+  const methods = await Promise.all(c.methods.map((name) => createMethod(name, contextFromModel(model))));
   const evaluator = await InsertionDeletionEvaluator.create(classifier, { batchSize: c.batch });
   const samples = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
   const inputs = await Promise.all(c.images.map(async (f) => (await loadImage(join(samples, f))).input));
-  // Warm-up: the first runs of a session allocate its buffers.
+  // Warm-up: the first runs of a session allocate its buffers (each gradient method has its own session).
   await classifier.probabilities(new Float32Array(c.batch * inputs[0]!.length), c.batch);
-  await methods[0]!.attribute([inputs[0]!], [0]);
+  for (const method of methods) await method.attribute([inputs[0]!], [0]);
   const tLoad = performance.now();
 
   const perMethod = new Map(c.methods.map((m) => [m, { seconds: 0, mapMs: 0 }]));
@@ -116,6 +115,7 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   const totalMs = performance.now() - start;
   const forwardPerImage = evaluator.stats.classifierMs / evaluator.stats.forwardImages;
   await evaluator.dispose();
+  for (const m of methods) await m.dispose();
   await model.dispose();
   proto.run = run;
   return {
