@@ -83,6 +83,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       precision: settings.precision,
       fit: settings.fit ?? model.inputDescription.resize.fit,
       seed: settings.seed,
+      igSteps: settings.igSteps,
       total,
     };
     const info = await prepareOutput(settings, runSettings);
@@ -98,6 +99,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
 
     const context = contextFromModel(model, {
       seed: settings.seed,
+      ig: { steps: settings.igSteps },
       async loadLrp(rules) {
         const other = await load(rules);
         owned.push(other);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
-import { readRecords, type EvaluationRecord } from '../../src/eval/records.js';
+import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
 import { FIXTURE_WEIGHTS, SAMPLES_DIR } from '../support/fixture.js';
 
@@ -133,8 +133,9 @@ describe('resnet-lrp evaluate / merge', () => {
     const methods = ['lrp', 'lrp-symmetric', 'gradcam', 'ig', 'gbp', 'gradxinput', 'gradient', 'random'];
     const dir = join(tmp, 'methods');
     const run = await cli(['evaluate', join(data, 'n02123045'), '--weights', FIXTURE_WEIGHTS, '--methods', methods.join(','),
-      '--patch', '16', '--step', '49', '--limit', '1', '--quiet', '--out', dir]);
+      '--patch', '16', '--step', '49', '--limit', '1', '--ig-steps', '8', '--quiet', '--out', dir]);
     assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunInfo).settings.igSteps, 8, 'IG steps recorded');
     const records = await readRecords(dir);
     assert.deepEqual(records.map((r) => r.method), methods, 'one record per method, in the order asked for');
     for (const r of records) {
@@ -154,6 +155,7 @@ describe('resnet-lrp evaluate / merge', () => {
       [['--patch', '5'], /--patch must divide 224/],
       [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
+      [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));
