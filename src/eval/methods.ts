@@ -20,7 +20,10 @@ import { randomMethod } from './random-method.js';
 export interface Attribution {
   /** size × size, row-major: the map the metric ranks. */
   readonly map: Float32Array;
-  /** Relevance of every input value, in the model's input layout and channel order (LRP). */
+  /**
+   * Relevance of every input value, in the model's input layout and channel order: LRP's, the
+   * gradient (`gradient`, `gbp`), x ⊙ gradient (`gradxinput`), (x − b) ⊙ the integrated gradient (`ig`).
+   */
   readonly relevance?: Float32Array;
 }
 
