@@ -30,6 +30,7 @@ import { randomWeights } from '../src/weights/random.js';
 import { evaluateImage } from '../src/eval/evaluate-image.js';
 import { InsertionDeletionEvaluator, DEFAULT_EVAL_BATCH } from '../src/eval/insertion-deletion.js';
 import { createMethod } from '../src/eval/methods.js';
+import { contextFromModel } from '../src/eval/model-context.js';
 import { classifierFromModel } from '../src/eval/model-classifier.js';
 import { loadImage } from '../src/image/load.js';
 import { LrpResNet50 } from '../src/lrp-resnet.js';
@@ -63,7 +64,7 @@ const CASES: (Case | EvaluateCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
   { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
-  { evaluate: true, methods: ['lrp', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
+  { evaluate: true, methods: ['lrp', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
 ];
 
 /** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
@@ -92,13 +93,13 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   const t0 = performance.now();
   const model = await LrpResNet50.load({ weights: null });
   const classifier = classifierFromModel(model);
-  const methods = await Promise.all(c.methods.map((name) => createMethod(name, { inputDescription: classifier.inputDescription, loadLrp: async () => model })));
+  const methods = await Promise.all(c.methods.map((name) => createMethod(name, contextFromModel(model))));
   const evaluator = await InsertionDeletionEvaluator.create(classifier, { batchSize: c.batch });
   const samples = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
   const inputs = await Promise.all(c.images.map(async (f) => (await loadImage(join(samples, f))).input));
-  // Warm-up: the first runs of a session allocate its buffers.
+  // Warm-up: the first runs of a session allocate its buffers (each gradient method has its own session).
   await classifier.probabilities(new Float32Array(c.batch * inputs[0]!.length), c.batch);
-  await methods[0]!.attribute([inputs[0]!], [0]);
+  for (const method of methods) await method.attribute([inputs[0]!], [0]);
   const tLoad = performance.now();
 
   const perMethod = new Map(c.methods.map((m) => [m, { seconds: 0, mapMs: 0 }]));
@@ -114,6 +115,7 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   const totalMs = performance.now() - start;
   const forwardPerImage = evaluator.stats.classifierMs / evaluator.stats.forwardImages;
   await evaluator.dispose();
+  for (const m of methods) await m.dispose();
   await model.dispose();
   proto.run = run;
   return {

@@ -26,7 +26,7 @@ export {
   type Rule, type RuleName, type RuleSpec, type RuleKind, type LinearRule, type RuleTerm, type InputModifier, type ParamModifier,
   type Stabilizer, type StabilizerMode, type Reducer,
 } from './lrp/rules.js';
-export { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
+export { compileExplainer, tapOutputs, type CompiledExplainer, type ExplainerOptions, type ExplainerTensors } from './lrp/compiler.js';
 export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';
 export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
@@ -65,6 +65,11 @@ export { classifierFromModel } from './eval/model-classifier.js';
 export { METHODS, methodNames, createMethod, type Attribution, type AttributionMethod, type MethodContext, type MethodEntry } from './eval/methods.js';
 export { lrpMethod, type LrpModel } from './eval/lrp-method.js';
 export { randomMethod, type RandomMethodOptions } from './eval/random-method.js';
+export { contextFromModel, type ModelContextOptions } from './eval/model-context.js';
+export { explainerSession, type ExplainerSession } from './eval/explainer-session.js';
+export { gradientTimesInputMethod, guidedBackpropMethod, saliencyMethod } from './eval/gradient-methods.js';
+export { integratedGradientsMethod, DEFAULT_IG_STEPS, type IntegratedGradientsOptions } from './eval/integrated-gradients.js';
+export { gradcamMethod, lastStageLayer } from './eval/gradcam.js';
 export { evaluateImage, type MethodOutcome } from './eval/evaluate-image.js';
 export { imagenetWnids, parseClassName, readLabelFile, labelOf } from './eval/labels.js';
 export { summarize, writeReport, type EvaluationReport, type MethodSummary, type ClassSummary } from './eval/report.js';

@@ -19,7 +19,7 @@ import { importOnnxResNet } from './model/onnx-import.js';
 import { withMetadata } from './onnx/graph-builder.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './runtime/outputs.js';
-import { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
+import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from './lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
@@ -259,6 +259,18 @@ export class LrpResNet {
       trace_names: JSON.stringify(this.traceNames),
       class_names: JSON.stringify(this.classNames),
     };
+  }
+
+  /**
+   * A session of this model's forward pass with a relevance pass under other `rules` and extra
+   * outputs (tapped layers, maps emitted by `options.extend`): what the gradient-based
+   * attribution methods (saliency, Integrated Gradients, Grad-CAM) are built on. Same
+   * precision and session settings as the model; the caller releases the session.
+   */
+  async createExplainerSession(rules: LrpOptions, options: ExplainerOptions = {}): Promise<ort.InferenceSession> {
+    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
+    const compiled = compileExplainer(this.graph, this.weights, resolveLrpOptions(rules), this.info.precision, options);
+    return createSession(compiled.model, this.sessionOptions);
   }
 
   /** Names of the relevance trace entries, in order. */

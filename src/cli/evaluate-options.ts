@@ -3,6 +3,7 @@
  * and validation. Everything that can be checked without the model is checked here.
  */
 import { DEFAULT_EVAL_BATCH } from '../eval/insertion-deletion.js';
+import { DEFAULT_IG_STEPS } from '../eval/integrated-gradients.js';
 import { methodNames } from '../eval/methods.js';
 import { INSDEL_DEFAULTS } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
@@ -31,6 +32,8 @@ export interface EvaluateSettings {
   readonly fit?: FitMode;
   readonly batch: number;
   readonly seed: number;
+  /** Integrated Gradients' steps (m + 1 gradients per image). */
+  readonly igSteps: number;
   readonly outDir: string;
   readonly resume: boolean;
   readonly json: boolean;
@@ -61,6 +64,8 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'quantize', type: 'string', value: '[levels]', default: 'off', group: METRIC,
       description: `heat-quantize every map first (the paper evaluates its method so); bare flag = ${DEFAULT_QUANTIZE_LEVELS} levels` },
     { name: 'seed', type: 'string', value: '<N>', default: '0', group: METRIC, description: 'seed of the random baseline' },
+    { name: 'ig-steps', type: 'string', value: '<m>', default: String(DEFAULT_IG_STEPS), group: METRIC,
+      description: 'Integrated Gradients: steps from black to the image (m + 1 gradients per image)' },
     { name: 'labels', type: 'string', value: '<file.csv|file.json>', default: 'class folders, else the predicted class', group: DATA,
       description: 'image → class index or WordNet id (CSV "image,label", e.g. ImageNet\'s LOC_val_solution.csv, or a JSON object)' },
     { name: 'limit', type: 'string', value: '<N>', default: 'all', group: DATA, description: 'evaluate only the first N images' },
@@ -150,6 +155,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       ...(str('fit') !== undefined ? { fit: oneOf<FitMode>('fit', 'resize', ['resize', 'center-crop']) } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,
+      igSteps: int('ig-steps', 1, 'an integer ≥ 1') ?? DEFAULT_IG_STEPS,
       outDir: str('out') ?? DEFAULT_EVALUATE_OUT,
       resume: v.resume === true,
       json: v.json === true,

@@ -9,7 +9,8 @@ import { mkdir } from 'node:fs/promises';
 import { InsertionDeletionEvaluator } from '../eval/insertion-deletion.js';
 import { evaluateImage } from '../eval/evaluate-image.js';
 import { readLabelFile } from '../eval/labels.js';
-import { createMethod, type AttributionMethod, type MethodContext } from '../eval/methods.js';
+import { createMethod, type AttributionMethod } from '../eval/methods.js';
+import { contextFromModel } from '../eval/model-context.js';
 import { classifierFromModel } from '../eval/model-classifier.js';
 import {
   appendRecord,
@@ -82,6 +83,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       precision: settings.precision,
       fit: settings.fit ?? model.inputDescription.resize.fit,
       seed: settings.seed,
+      igSteps: settings.igSteps,
       total,
     };
     const info = await prepareOutput(settings, runSettings);
@@ -95,16 +97,15 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       done.add(key(r.index, r.method));
     }
 
-    const context: MethodContext = {
-      inputDescription: classifier.inputDescription,
+    const context = contextFromModel(model, {
       seed: settings.seed,
+      ig: { steps: settings.igSteps },
       async loadLrp(rules) {
-        if ((rules.preset ?? 'default') === 'default' && Object.keys(rules).every((k) => k === 'preset')) return model;
         const other = await load(rules);
         owned.push(other);
         return other;
       },
-    };
+    });
     for (const name of settings.methods) methods.push(await createMethod(name, context));
     evaluator = await InsertionDeletionEvaluator.create(classifier, {
       patch: settings.patch,

@@ -2,11 +2,17 @@
  * Attribution methods behind one interface, so that the evaluation can compare them on equal
  * terms: each turns a batch of preprocessed images and their target classes into one
  * attribution map per image (and, where the method has one, the relevance of every input
- * value). Methods are entries of a registry ({@link METHODS}); a new method (gradient,
- * Integrated Gradients, Grad-CAM, …) is one more entry.
+ * value). Methods are entries of a registry ({@link METHODS}): LRP under every preset, the
+ * gradient baselines, Integrated Gradients, Grad-CAM and the random floor.
  */
+import type { ExplainerOptions } from '../lrp/compiler.js';
+import type { ModelGraph } from '../model/graph.js';
 import type { InputDescription } from '../model/input.js';
 import { PRESETS, type LrpOptions, type PresetName } from '../lrp/presets.js';
+import type { ExplainerSession } from './explainer-session.js';
+import { gradcamMethod } from './gradcam.js';
+import { gradientTimesInputMethod, guidedBackpropMethod, saliencyMethod } from './gradient-methods.js';
+import { DEFAULT_IG_STEPS, integratedGradientsMethod, type IntegratedGradientsOptions } from './integrated-gradients.js';
 import { lrpMethod, type LrpModel } from './lrp-method.js';
 import { randomMethod } from './random-method.js';
 
@@ -14,7 +20,10 @@ import { randomMethod } from './random-method.js';
 export interface Attribution {
   /** size × size, row-major: the map the metric ranks. */
   readonly map: Float32Array;
-  /** Relevance of every input value, in the model's input layout and channel order (LRP). */
+  /**
+   * Relevance of every input value, in the model's input layout and channel order: LRP's, the
+   * gradient (`gradient`, `gbp`), x ⊙ gradient (`gradxinput`), (x − b) ⊙ the integrated gradient (`ig`).
+   */
   readonly relevance?: Float32Array;
 }
 
@@ -37,10 +46,20 @@ export interface AttributionMethod {
 export interface MethodContext {
   /** The model's input description (layout, size, …). */
   readonly inputDescription: InputDescription;
+  /** The model's layer graph (Grad-CAM finds its last residual stage there). */
+  readonly graph: ModelGraph;
   /** The model with an LRP explainer compiled for these rules. */
   loadLrp(rules: LrpOptions): Promise<LrpModel>;
+  /**
+   * The model's forward pass and a relevance pass under `rules`, with extra outputs, in a
+   * session of its own: what the gradient-based methods run (`contextFromModel` gives it for a
+   * loaded `LrpResNet`).
+   */
+  compileExplainer(rules: LrpOptions, options?: ExplainerOptions): Promise<ExplainerSession>;
   /** Seed of the random baseline. Default 0. */
   readonly seed?: number;
+  /** Integrated Gradients' steps and images per run. */
+  readonly ig?: IntegratedGradientsOptions;
 }
 
 /** A registry entry. */
@@ -58,13 +77,34 @@ function lrpEntry(preset: PresetName): MethodEntry {
 
 /**
  * Every method by name: `lrp` (the paper's rules), `lrp-<preset>` for the other LRP presets
- * (`lrp-symmetric` is LRP without the paper's split), and `random` (the sanity floor).
+ * (`lrp-symmetric` is LRP without the paper's split), the baselines `gradient` (saliency),
+ * `gradxinput`, `ig`, `gbp` and `gradcam`, and `random` (the sanity floor).
  */
 export const METHODS: Readonly<Record<string, MethodEntry>> = Object.freeze({
   lrp: lrpEntry('default'),
   ...Object.fromEntries(
     (Object.keys(PRESETS) as PresetName[]).filter((p) => p !== 'default').map((p) => [`lrp-${p}`, lrpEntry(p)]),
   ),
+  gradient: {
+    description: 'saliency: max over channels of |∂y_t/∂x| (Simonyan et al. 2014)',
+    create: saliencyMethod,
+  },
+  gradxinput: {
+    description: 'gradient × input: Σ over channels of x ⊙ ∂y_t/∂x (Shrikumar et al. 2016)',
+    create: gradientTimesInputMethod,
+  },
+  ig: {
+    description: `Integrated Gradients from the black image, ${DEFAULT_IG_STEPS} steps by default (Sundararajan et al. 2017)`,
+    create: (context) => integratedGradientsMethod(context, context.ig),
+  },
+  gbp: {
+    description: 'Guided Backprop, summed over channels (Springenberg et al. 2015)',
+    create: guidedBackpropMethod,
+  },
+  gradcam: {
+    description: 'Grad-CAM at the last residual stage, bilinear upsampling (Selvaraju et al. 2017)',
+    create: gradcamMethod,
+  },
   random: {
     description: 'uniform random map (seeded by the seed and the image): the floor every method must beat',
     create: async (context) => randomMethod({ size: context.inputDescription.size, seed: context.seed ?? 0 }),

@@ -45,6 +45,8 @@ export interface RunSettings {
   fit: string;
   /** Seed of the random baseline. */
   seed: number;
+  /** Integrated Gradients' steps (absent in run.json files written before the option). */
+  igSteps?: number;
   /** Number of images in the whole selection (all shards). */
   total: number;
 }

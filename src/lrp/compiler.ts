@@ -11,7 +11,7 @@ import { layerByName } from '../model/graph.js';
 import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
-import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
+import type { Dim, OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
 import { assignRules, type AssignedRule } from './composite.js';
 import { argmaxRouting, convOps, denseOps, globalSumOps, type LinearOps, transformKernel, twoByTwoSumOps, windowSumOps } from './linear-ops.js';
@@ -34,15 +34,51 @@ export function startTraceName(graph: ModelGraph): string {
   return `${graph.output}:out`;
 }
 
+/** Extra outputs of an explainer, for attribution methods built on its relevance pass (Grad-CAM, saliency, …). */
+export interface ExplainerOptions extends ClassifierOptions {
+  /**
+   * Layers whose forward activation and relevance (NCHW, or (N, units)) become the outputs
+   * {@link tapOutputs}(name): with the gradient rules, the relevance is ∂y_t/∂(layer output).
+   */
+  readonly tapLayers?: readonly string[];
+  /**
+   * Stop the relevance pass once every tapped layer has its relevance (for methods that need
+   * only the taps, e.g. Grad-CAM): the layers below are not computed, and the outputs are
+   * the logits, probabilities, explained class, start relevance and the taps.
+   */
+  readonly stopAtTaps?: boolean;
+  /** Emits further outputs (e.g. a method's map) from the finished graph's tensors. */
+  readonly extend?: (g: OnnxGraphBuilder, tensors: ExplainerTensors) => void;
+}
+
+/** Tensors of a compiled explainer (in the graph's precision) that {@link ExplainerOptions.extend} may use. */
+export interface ExplainerTensors {
+  /** The input image batch, (N, C, H, W). */
+  readonly image: string;
+  /** Its relevance, (N, C, H, W); undefined with {@link ExplainerOptions.stopAtTaps}. */
+  readonly relevance: string | undefined;
+  /** Per tapped layer: its forward activation and the relevance at its output. */
+  readonly taps: ReadonlyMap<string, { readonly activation: string; readonly relevance: string; readonly shape: readonly number[] }>;
+}
+
+/** Output names of a tapped layer's activation and relevance. */
+export function tapOutputs(layer: string): { activation: string; relevance: string } {
+  return { activation: `tap:${layer}:activation`, relevance: `tap:${layer}:relevance` };
+}
+
 /** Layer kinds traced on their own when outside a group (a residual block). */
 const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
 
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
-export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ClassifierOptions = {}): CompiledExplainer {
+export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ExplainerOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
   const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config);
-  const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
+  for (const name of options.tapLayers ?? []) layerByName(graph, name); // unknown names fail here, naming the layer
+  const taps = new Set(options.tapLayers ?? []);
+  if (options.stopAtTaps && taps.size === 0) throw new Error('stopAtTaps needs tapLayers');
+  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, taps, options.stopAtTaps ?? false);
+  if (options.extend) options.extend(classifier.g, { image: classifier.image, relevance: compiler.inputRelevance, taps: compiler.taps });
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
 
@@ -52,6 +88,10 @@ class RelevanceCompiler {
   private readonly nonNegative = new Set<string>();
   private readonly traceSums: string[] = [];
   private readonly traceNames: string[] = [];
+  /** Tapped layers' activation and relevance, filled by {@link emit}. */
+  readonly taps = new Map<string, { activation: string; relevance: string; shape: readonly number[] }>();
+  /** The input relevance (N, C, H, W), set by {@link emit}. */
+  inputRelevance?: string;
 
   /** Forward tensors of every layer, kernels and biases (ONNX layout). */
   private readonly outputs: ReadonlyMap<string, string>;
@@ -71,7 +111,7 @@ class RelevanceCompiler {
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
-  emit(logits: string, probabilities: string): string[] {
+  emit(logits: string, probabilities: string, tapLayers: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
@@ -95,6 +135,12 @@ class RelevanceCompiler {
     for (let i = layers.length - 1; i >= 0; i--) {
       const layer = layers[i]!;
       const r = this.relevanceAt(layer.name);
+      if (tapLayers.has(layer.name)) this.tap(layer, r);
+      if (stopAtTaps && this.taps.size === tapLayers.size) {
+        g.output(explained, 'int64', [BATCH]);
+        g.castOut(startSum, IO.startRelevance, [BATCH]);
+        return [];
+      }
       if (r !== undefined) this.propagate(layer, r);
       const unit = traceUnit(layer);
       if (unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
@@ -102,6 +148,7 @@ class RelevanceCompiler {
 
     const inputRelevance = this.relevanceAt(graph.input);
     if (inputRelevance === undefined) throw new Error(`model ${graph.name}: no relevance path reaches the input`);
+    this.inputRelevance = inputRelevance;
     // Relevance comes back in the layout the input came in.
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
@@ -112,6 +159,17 @@ class RelevanceCompiler {
     g.castOut(attribution, IO.attribution, [BATCH, h, w]);
     g.castOut(trace, IO.trace, [BATCH, this.traceNames.length]);
     return this.traceNames;
+  }
+
+  /** Declares a layer's activation and relevance as outputs. */
+  private tap(layer: Layer, r: string | undefined): void {
+    if (r === undefined) throw new Error(`tapped layer ${layer.name}: no relevance reaches it`);
+    const activation = this.outputs.get(layer.name)!;
+    const names = tapOutputs(layer.name);
+    const dims: Dim[] = [BATCH, ...layer.outputShape];
+    this.g.castOut(activation, names.activation, dims);
+    this.g.castOut(r, names.relevance, dims);
+    this.taps.set(layer.name, { activation, relevance: r, shape: layer.outputShape });
   }
 
   /** The summed relevance at a layer's output, or undefined if none reaches it. */

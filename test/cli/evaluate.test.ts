@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
-import { readRecords, type EvaluationRecord } from '../../src/eval/records.js';
+import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
 import { FIXTURE_WEIGHTS, SAMPLES_DIR } from '../support/fixture.js';
 
@@ -129,12 +129,33 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.deepEqual(await reportWithoutTiming(dir), await reportWithoutTiming(join(tmp, 'single')));
   });
 
+  test('every method runs on the bundled model: LRP, the gradient baselines, Grad-CAM, IG, random', async () => {
+    const methods = ['lrp', 'lrp-symmetric', 'gradcam', 'ig', 'gbp', 'gradxinput', 'gradient', 'random'];
+    const dir = join(tmp, 'methods');
+    const run = await cli(['evaluate', join(data, 'n02123045'), '--weights', FIXTURE_WEIGHTS, '--methods', methods.join(','),
+      '--patch', '16', '--step', '49', '--limit', '1', '--ig-steps', '8', '--quiet', '--out', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal((JSON.parse(await readFile(join(dir, 'run.json'), 'utf8')) as RunInfo).settings.igSteps, 8, 'IG steps recorded');
+    const records = await readRecords(dir);
+    assert.deepEqual(records.map((r) => r.method), methods, 'one record per method, in the order asked for');
+    for (const r of records) {
+      assert.equal(r.target, 281, `${r.method}: the label is measured`);
+      assert.ok([r.insertion, r.deletion].every((v) => v >= 0 && v <= 1), `${r.method}: AUCs in [0, 1]`);
+      assert.equal(r.insertionCurve.length, 4);
+    }
+    // Different maps rank the patches differently: the methods are not one map under eight names.
+    assert.ok(new Set(records.map((r) => r.insertionCurve.join())).size >= 5, 'distinct insertion curves');
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+    assert.deepEqual(report.methods.map((m) => m.method).sort(), [...methods].sort());
+  });
+
   test('usage errors name the option', async () => {
     for (const [args, message] of [
-      [['--methods', 'lrp,gradcam'], /unknown method "gradcam"/],
+      [['--methods', 'lrp,smoothgrad'], /unknown method "smoothgrad"/],
       [['--patch', '5'], /--patch must divide 224/],
       [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
+      [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createMethod, methodNames, type MethodContext } from '../../src/eval/methods.js';
 import { classifierFromModel } from '../../src/eval/model-classifier.js';
+import { contextFromModel } from '../../src/eval/model-context.js';
+import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
 import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
@@ -15,14 +17,15 @@ const input = fixtureInput();
 
 describe('LRP methods on the w8 fixture', () => {
   const loaded: LrpResNet50[] = [];
-  const context: MethodContext = {
-    inputDescription: CAFFE_INPUT,
-    async loadLrp(rules: LrpOptions) {
-      const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules });
-      loaded.push(model);
-      return model;
-    },
+  const load = async (rules: LrpOptions) => {
+    const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules });
+    loaded.push(model);
+    return model;
   };
+  let context: MethodContext;
+  before(async () => {
+    context = contextFromModel(await load({}), { loadLrp: load });
+  });
   after(async () => Promise.all(loaded.map((m) => m.dispose())));
 
   for (const [method, config] of [['lrp', 'default'], ['lrp-symmetric', 'symmetric']] as const) {
@@ -44,7 +47,9 @@ describe('LRP methods on the w8 fixture', () => {
 describe('random method', () => {
   const context: MethodContext = {
     inputDescription: CAFFE_INPUT,
+    graph: buildResNet(kerasResNetSpec(50)),
     loadLrp: () => Promise.reject(new Error('not needed')),
+    compileExplainer: () => Promise.reject(new Error('not needed')),
   };
   let other: Float32Array;
   before(() => {
@@ -76,9 +81,9 @@ describe('random method', () => {
     assert.equal(a!.relevance, undefined, 'no per-channel relevance');
   });
 
-  test('the registry lists lrp, lrp-symmetric and random, and rejects unknown names', async () => {
-    for (const name of ['lrp', 'lrp-symmetric', 'random']) assert.ok(methodNames().includes(name), name);
-    await assert.rejects(createMethod('gradcam', context), /unknown method "gradcam" \(methods: lrp, .*random\)/);
+  test('the registry lists every method, and rejects unknown names', async () => {
+    for (const name of ['lrp', 'lrp-symmetric', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random']) assert.ok(methodNames().includes(name), name);
+    await assert.rejects(createMethod('smoothgrad', context), /unknown method "smoothgrad" \(methods: lrp, .*gradcam, random\)/);
   });
 });
 

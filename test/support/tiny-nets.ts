@@ -25,15 +25,16 @@ export const BOUNDS = { low: [-1.5, -2], high: [1.5, 2.5] };
  */
 export type Stem = 'keras' | 'torch' | 'pool-first';
 
-export function tinyResNet(stem: Stem): ModelGraph {
+/** A tiny ResNet; `channels` of input (3 for the attribution methods, which take colour images). */
+export function tinyResNet(stem: Stem, channels = CHANNELS): ModelGraph {
   const F = 3;
-  const layers: Layer[] = [{ kind: 'input', name: 'in', inputs: [], outputShape: [CHANNELS, SIZE, SIZE] }];
+  const layers: Layer[] = [{ kind: 'input', name: 'in', inputs: [], outputShape: [channels, SIZE, SIZE] }];
   const add = (layer: Omit<Layer, 'outputShape'> & { outputShape?: number[] }, shape: number[]) => layers.push({ ...layer, outputShape: shape } as Layer);
   const conv = (name: string, input: string, cout: number, k: number, pad: number, bias: boolean, size: number) =>
     add({ kind: 'conv', name, inputs: [input], filters: cout, kernel: [k, k], strides: [1, 1], pads: [pad, pad, pad, pad], useBias: bias } as never, [cout, size, size]);
   const pooled = SIZE / 2;
   if (stem === 'keras') {
-    add({ kind: 'zeroPad', name: 'pad0', inputs: ['in'], pads: [1, 1, 1, 1] } as never, [CHANNELS, SIZE + 2, SIZE + 2]);
+    add({ kind: 'zeroPad', name: 'pad0', inputs: ['in'], pads: [1, 1, 1, 1] } as never, [channels, SIZE + 2, SIZE + 2]);
     conv('c1', 'pad0', F, 3, 0, true, SIZE);
   } else {
     conv('c1', 'in', F, 3, 1, stem === 'pool-first', SIZE);
