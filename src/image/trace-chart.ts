@@ -14,7 +14,7 @@ export interface TraceChartOptions {
   height?: number;
 }
 
-const MARGIN = { left: 72, right: 20, top: 40, bottom: 96 };
+const MARGIN = { left: 72, right: 72, top: 40, bottom: 96 };
 
 /** Renders the trace as an SVG line chart (x: trace step, start left; y: relevance sum). */
 export function traceChartSvg(options: TraceChartOptions): string {
