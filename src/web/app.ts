@@ -6,7 +6,7 @@
 import { colorbarPixels, heatmapPixels, upscaleNearest } from '../image/figure-parts.js';
 import {
   COLORMAP_NAMES, DEFAULT_QUANTIZE_LEVELS, PRESETS, SPLIT_MODES, decodeImage, encodeNpy, explainsPredictedOnly, formatScaleValue,
-  loadModel, rankClasses, renderFigureCanvas, rgbToImageData, traceChartSvg,
+  loadModel, modelBytes, rankClasses, renderFigureCanvas, rgbToImageData, traceChartSvg,
   type ColormapName, type Explainer, type LoadProgress, type LrpOptions, type LrpResult, type PresetName, type WebImage,
 } from './index.js';
 
@@ -113,16 +113,7 @@ async function compileModel(source: string | Blob | Uint8Array, label: string): 
   };
   setStatus(`Loading ${label}…`, 'busy');
   // Keep the bytes: changing the rules recompiles without reading the file again.
-  let bytes: Uint8Array;
-  if (source instanceof Uint8Array) bytes = source;
-  else if (source instanceof Blob) bytes = new Uint8Array(await source.arrayBuffer());
-  else {
-    const response = await fetch(source).catch((err: Error) => {
-      throw new Error(`${label}: cannot be downloaded (${err.message}; a URL on another site must allow it with CORS)`);
-    });
-    if (!response.ok) throw new Error(`${label}: cannot be downloaded (HTTP ${response.status} ${response.statusText})`);
-    bytes = new Uint8Array(await response.arrayBuffer());
-  }
+  const { bytes } = await modelBytes(source, label, onProgress);
   const model = await loadModel({ weights: bytes, label, rules: rules(), onProgress });
   const old = state.model;
   state.model = model;

@@ -105,6 +105,7 @@ export interface WebLoadOptions {
 export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
   const { bytes, label } = await modelBytes(options.weights, options.label, options.onProgress);
   options.onProgress?.({ stage: 'read' });
+  await nextPaint();
   const { graph, weights, format } = await modelFromBytes(bytes, {
     label,
     readKeras: readKerasBytes,
@@ -112,6 +113,8 @@ export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
     ...(options.input ? { input: options.input } : {}),
   });
   options.onProgress?.({ stage: 'compile' });
+  // Compiling blocks the thread for a moment: let the page show the progress first.
+  await nextPaint();
   const classes = outputUnits(graph);
   const classNames = options.labels ?? (classes === IMAGENET_LABELS.length ? IMAGENET_LABELS : Array.from({ length: classes }, (_, i) => `class ${i}`));
   return Explainer.create(webRuntime, {
@@ -122,7 +125,18 @@ export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
   });
 }
 
-async function modelBytes(source: WebLoadOptions['weights'], label: string | undefined, onProgress: WebLoadOptions['onProgress']): Promise<{ bytes: Uint8Array; label: string }> {
+/** Resolves after the browser has painted (at once where there is nothing to paint, e.g. a worker). */
+function nextPaint(): Promise<void> {
+  if (typeof requestAnimationFrame !== 'function') return Promise.resolve();
+  return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+}
+
+/**
+ * The bytes of a model given as a URL, a `File`/`Blob` or bytes, with download progress.
+ *
+ * @throws Error naming the file when it cannot be downloaded.
+ */
+export async function modelBytes(source: WebLoadOptions['weights'], label?: string, onProgress?: WebLoadOptions['onProgress']): Promise<{ bytes: Uint8Array; label: string }> {
   if (source instanceof Uint8Array) return { bytes: source, label: label ?? '<model bytes>' };
   if (source instanceof ArrayBuffer) return { bytes: new Uint8Array(source), label: label ?? '<model bytes>' };
   if (typeof Blob !== 'undefined' && source instanceof Blob) {

@@ -15,6 +15,24 @@ import { decodeNpy } from '../../src/image/npy.js';
 import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
 import { FIXTURE_WEIGHTS, relativeL2, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
 import { launchChromium } from '../support/browser.js';
+import { TORCHVISION_INPUT } from '../../src/model/input.js';
+import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
+import { randomWeights } from '../../src/weights/random.js';
+import { encodeModel, torchvisionModel } from '../support/torch-onnx.js';
+
+/** A small torchvision-style ResNet18 whose second block concatenates instead of adding (DenseNet style). */
+function concatOnnx(): Uint8Array {
+  const graph = buildResNet({
+    ...kerasResNetSpec(50, { baseWidth: 4, classes: 10, inputSize: 32 }),
+    name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic', strideOn: 'middle', convBias: false,
+    bnEpsilon: TORCH_BN_EPSILON, input: { ...TORCHVISION_INPUT, size: 32 },
+  });
+  const m = torchvisionModel(graph, randomWeights(graph, 5));
+  const add = m.nodes.find((n) => n.name === '/conv2_block2/Add')!;
+  add.op = 'Concat';
+  add.attributes = { axis: 1 };
+  return encodeModel(m);
+}
 
 describe('web page in Chromium', { timeout: 120_000 }, () => {
   let browser: Browser;
@@ -115,5 +133,13 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     await idle(page);
     assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
     assert.deepEqual(consoleErrors, []);
+  });
+
+  it('reports an unsupported ONNX graph with its node and op', async () => {
+    await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
+    await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
+    assert.match(await page.textContent('#error') ?? '', /^densenet\.onnx: node "\/conv2_block2\/Add" \(Concat\) concatenates feature maps/);
+    await idle(page);
+    assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
   });
 });
