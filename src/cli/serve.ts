@@ -150,9 +150,15 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
   const { url, close } = await startServer({ port, host: (values.host as string | undefined) ?? '127.0.0.1', ...(model ? { model } : {}) });
   io.stdout.write(`Serving the resnet-lrp page on ${url} (cross-origin isolated: WebAssembly threads on)${model ? `, model ${model.label}` : ''}. Ctrl-C stops.\n`);
   await new Promise<void>((done) => {
-    const stop = (): void => void close().then(done);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    const stop = (): void => {
+      io.stdout.write('Stopped.\n');
+      void close().then(done);
+    };
+    // serve writes no files: the CLI's handlers (temp-file cleanup, "rerun with --resume") do not apply.
+    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+      process.removeAllListeners(signal);
+      process.once(signal, stop);
+    }
   });
   return 0;
 }
