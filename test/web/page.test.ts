@@ -135,6 +135,24 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     assert.deepEqual(consoleErrors, []);
   });
 
+  it('takes a dropped photo, opens the picker from the keyboard, and fits a phone screen', async () => {
+    const png = (await readFile(join(SAMPLES_DIR, 'coffee.png'))).toString('base64');
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(png)}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
+    await page.waitForFunction(() => /^Explained dropped\.png/.test(document.getElementById('status')!.textContent ?? ''));
+    await page.focus('#dropzone');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    assert.equal(chooser.isMultiple(), false);
+    await page.setViewportSize({ width: 390, height: 800 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the page scrolls sideways at phone width');
+    await page.setViewportSize({ width: 1100, height: 1400 });
+  });
+
   it('reports an unsupported ONNX graph with its node and op', async () => {
     await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
     await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
