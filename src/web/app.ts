@@ -3,7 +3,7 @@
  * relevance / overlay, the colour scale and the conservation trace. Everything runs here, in
  * the browser (onnxruntime-web); the files never leave the machine.
  */
-import { colorbarPixels, heatmapPixels, upscaleNearest } from '../image/figure-parts.js';
+import { blendOverlay, colorbarPixels, heatmapPixels } from '../image/figure-parts.js';
 import {
   COLORMAP_NAMES, DEFAULT_QUANTIZE_LEVELS, PRESETS, SPLIT_MODES, decodeImage, encodeNpy, explainsPredictedOnly, formatScaleValue,
   loadModel, modelBytes, rankClasses, renderFigureCanvas, rgbToImageData, traceChartSvg,
@@ -192,8 +192,7 @@ function render(): void {
   if (!image || !result) return;
   const { width, height } = image;
   const heat = heatmapPixels(result.attribution.data, width, height, heatStyle());
-  const overlay = new Uint8Array(image.rgb.length);
-  for (let i = 0; i < overlay.length; i++) overlay[i] = Math.round(0.5 * image.rgb[i]! + 0.5 * heat.rgb[i]!);
+  const overlay = blendOverlay(image.rgb, heat.rgb);
   [image.rgb, heat.rgb, overlay].forEach((rgb, i) => {
     const canvas = ui.panels[i]!;
     canvas.width = width;
@@ -201,9 +200,7 @@ function render(): void {
     canvas.getContext('2d')!.putImageData(rgbToImageData(rgb, width, height), 0, 0);
   });
   const bar = ui.colorbar;
-  bar.getContext('2d')!.putImageData(rgbToImageData(upscaleNearest(colorbarPixels(heat.colormap, heat.positiveOnly, bar.width, 1), bar.width, 1, 1), bar.width, 1), 0, 0);
-  const rows = bar.getContext('2d')!;
-  for (let y = 1; y < bar.height; y++) rows.drawImage(bar, 0, 0, bar.width, 1, 0, y, bar.width, 1);
+  bar.getContext('2d')!.putImageData(rgbToImageData(colorbarPixels(heat.colormap, heat.positiveOnly, bar.width, bar.height), bar.width, bar.height), 0, 0);
   const max = formatScaleValue(heat.vmax);
   ui.tickLow.textContent = heat.positiveOnly ? '0' : `−${max}`;
   ui.tickMid.textContent = heat.positiveOnly ? '' : '0';
