@@ -34,6 +34,7 @@ import { contextFromModel } from '../src/eval/model-context.js';
 import { classifierFromModel } from '../src/eval/model-classifier.js';
 import { loadImage } from '../src/image/load.js';
 import { LrpResNet50 } from '../src/lrp-resnet.js';
+import { runBrowserCase, type BrowserCase } from './browser.js';
 
 interface Case {
   /** `keras-resnet50` (built in memory) or a torchvision model read from an ONNX file. */
@@ -57,7 +58,7 @@ interface EvaluateCase {
   batch: number;
 }
 
-const CASES: (Case | EvaluateCase)[] = [
+const CASES: (Case | EvaluateCase | BrowserCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'keras-resnet50', batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
@@ -65,6 +66,7 @@ const CASES: (Case | EvaluateCase)[] = [
   { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { evaluate: true, methods: ['lrp', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
+  { browser: true, runs: 5 },
 ];
 
 /** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
@@ -133,8 +135,9 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   };
 }
 
-async function runCase(c: Case | EvaluateCase): Promise<Record<string, unknown>> {
+async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<string, unknown>> {
   if ('evaluate' in c) return runEvaluateCase(c);
+  if ('browser' in c) return runBrowserCase(c);
   const t0 = performance.now();
   let graph: ModelGraph;
   let weights: ModelWeights;

@@ -23,12 +23,14 @@ import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from 
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
-import { checkClassIndex, checkClassIndices, checkImage, checkInputKind } from './runtime/input-checks.js';
+import { checkClassIndex, checkClassIndices } from './runtime/input-checks.js';
+import { batchInput } from './runtime/explainer.js';
 import { createSession, ort, type SessionOptions } from './runtime/session.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
 import { readKerasH5 } from './weights/keras-h5.js';
 import { checkWeightValues } from './weights/finite.js';
+import { isOnnxBytes, withInput } from './weights/from-bytes.js';
 import { randomWeights } from './weights/random.js';
 import type { ModelWeights } from './weights/types.js';
 
@@ -335,32 +337,7 @@ export class LrpResNet {
   /** Validates the input and wraps it as a float32 tensor in the model's layout. */
   private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: ort.Tensor; count: number } {
     if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
-    checkInputKind(input, 'input');
-    const layout = this.graph.inputDescription.layout;
-    const [c, h, w] = this.info.inputShape;
-    const dims = layout === 'NCHW' ? [c, h, w] : [h, w, c];
-    const per = h * w * c;
-    const what = `${layout}, preprocessed`;
-    let data: Float32Array;
-    let count: number;
-    if (Array.isArray(input)) {
-      count = input.length;
-      if (count === 0) throw new Error('empty batch: give at least one image');
-      data = new Float32Array(count * per);
-      input.forEach((image, i) => data.set(checkImage(image, per, `image ${i}`, dims, what), i * per));
-    } else if (input instanceof Float32Array || !('shape' in (input as object))) {
-      data = checkImage(input as Float32Array, per, 'input', dims, what);
-      count = 1;
-    } else {
-      const { data: d, shape } = input as { data: Float32Array; shape: readonly number[] };
-      const given = shape.length === 3 ? [1, ...shape] : [...shape];
-      if (given.length !== 4 || given.slice(1).join() !== dims.join()) {
-        throw new Error(`input shape [${shape.join(', ')}] does not fit the model: expected [N, ${dims.join(', ')}] (${what})`);
-      }
-      count = given[0]!;
-      if (count < 1) throw new Error('empty batch: give at least one image');
-      data = checkImage(d, count * per, 'input', given.slice(1), what);
-    }
+    const { data, dims, count } = batchInput(input, this.graph.inputDescription, this.info.inputShape);
     return { tensor: new ort.Tensor('float32', data, [count, ...dims]), count };
   }
 }
@@ -376,9 +353,6 @@ function describeResize(desc: InputDescription): string {
 
 /** Largest ONNX file read (2 GiB is protobuf's own limit for one message). */
 const MAX_ONNX_BYTES = 2 ** 31 - 1;
-
-/** The first bytes of every HDF5 file. */
-const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
 
 async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
@@ -408,16 +382,6 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
 }
 
-/** A graph with the user's changes to its input description (same layout and size). */
-function withInput(graph: ModelGraph, changes: LoadOptions['input']): ModelGraph {
-  if (!changes) return graph;
-  if ('layout' in changes) throw new Error('input: the layout is the model file\'s and cannot be changed');
-  if (changes.size !== undefined && changes.size !== graph.inputDescription.size) {
-    throw new Error(`input: size ${changes.size} was asked for, but this model takes ${graph.inputDescription.size}×${graph.inputDescription.size}`);
-  }
-  return { ...graph, inputDescription: { ...graph.inputDescription, ...changes } };
-}
-
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */
 async function isOnnx(source: string | Uint8Array): Promise<boolean> {
   if (typeof source === 'string') {
@@ -430,11 +394,10 @@ async function isOnnx(source: string | Uint8Array): Promise<boolean> {
       if (!(await file.stat()).isFile()) return false;
       const head = new Uint8Array(8);
       const { bytesRead } = await file.read(head, 0, 8, 0);
-      return bytesRead > 0 && head[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => head[i] === b);
+      return isOnnxBytes(head.subarray(0, bytesRead));
     } finally {
       await file.close();
     }
   }
-  // A serialized ModelProto starts with field 1 (ir_version, a varint): byte 0x08.
-  return source.length > 0 && source[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => source[i] === b);
+  return isOnnxBytes(source);
 }

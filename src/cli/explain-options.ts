@@ -126,7 +126,8 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       '  png      <name>.lrp.png          figure: input | relevance | overlay, with title and colour bar\n' +
       '  heatmap  <name>.heatmap.png      the relevance heatmap alone, 224×224\n' +
       '  npy      <name>.attribution.npy  raw attribution map, float32 (224, 224), never quantized\n' +
-      '  json     <name>.lrp.json         prediction, top 5, target, conservation error (+ map with --include-map)',
+      '  json     <name>.lrp.json         prediction, top 5, target, conservation error (+ map with --include-map)\n' +
+      '  trace    <name>.trace.png        conservation trace: relevance sum per block, start → input',
     '--quantize takes the next argument as its level count only when it is a number:\n' +
       "'--quantize photo.jpg' is the bare flag, '--quantize 4' and '--quantize=4' mean 4 levels.",
     'Exit status: 0 every input explained (or skipped by --resume); 1 some input failed (each\n' +

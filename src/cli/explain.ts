@@ -223,6 +223,7 @@ async function explainAll(
               title: titleOf(explanation, weights),
               style: { quantize: settings.quantize, positiveOnly: settings.positiveOnly, ...(settings.colormap ? { colormap: settings.colormap } : {}) },
               includeMap: settings.includeMap,
+              ...(lrp.trace ? { trace: lrp.trace } : {}),
             });
             results[job.index] = {
               input: job.input.path,

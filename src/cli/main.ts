@@ -13,6 +13,7 @@ import { explainCommand } from './explain.js';
 import { EXPLAIN_COMMAND } from './explain-options.js';
 import { EXPORT_COMMAND, exportCommand } from './export.js';
 import { mergeCommand } from './merge.js';
+import { SERVE_COMMAND, serveCommand } from './serve.js';
 import { printableLines } from './printable.js';
 import { installExitHandlers } from './signals.js';
 import { formatHelp, parseCommandLine, PROGRAM, UsageError, type CliIO, type CommandSpec } from './usage.js';
@@ -27,7 +28,8 @@ export const MAIN_COMMAND: CommandSpec = {
     `Commands:\n  explain   classify images and explain the predictions (figures, heatmaps, .npy, .json)\n` +
     `  export    write the explainer as a standalone ONNX file (runs on any onnxruntime)\n` +
     `  evaluate  score attribution methods by patch insertion / deletion (report, plot)\n` +
-    `  merge     combine the outputs of sharded evaluate runs`,
+    `  merge     combine the outputs of sharded evaluate runs\n` +
+    `  serve     serve the web page: explain photos in the browser, nothing uploaded`,
   options: [
     { name: 'help', short: 'h', type: 'boolean', description: 'show this help' },
     { name: 'version', short: 'V', type: 'boolean', description: 'print the version' },
@@ -40,6 +42,7 @@ const COMMANDS: Record<string, (argv: readonly string[], io: CliIO) => Promise<n
   [EXPORT_COMMAND.name]: exportCommand,
   [EVALUATE_COMMAND.name]: evaluateCommand,
   [MERGE_COMMAND.name]: mergeCommand,
+  [SERVE_COMMAND.name]: serveCommand,
 };
 
 /** Runs the program with `argv` (without node and script) and returns the exit code. */

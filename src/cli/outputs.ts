@@ -7,13 +7,14 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ColormapName } from '../image/colormap.js';
 import { renderFigure, renderHeatmap } from '../image/figure.js';
+import { renderTraceChart } from '../image/trace-chart-png.js';
 import type { LoadedImage } from '../image/load.js';
 import { encodeNpy } from '../image/npy.js';
 import type { ClassScore } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** The output formats, in the order they are written and listed. */
-export const OUTPUT_FORMATS = ['png', 'heatmap', 'npy', 'json'] as const;
+export const OUTPUT_FORMATS = ['png', 'heatmap', 'npy', 'json', 'trace'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
 const SUFFIX: Readonly<Record<OutputFormat, string>> = {
@@ -21,6 +22,7 @@ const SUFFIX: Readonly<Record<OutputFormat, string>> = {
   heatmap: '.heatmap.png',
   npy: '.attribution.npy',
   json: '.lrp.json',
+  trace: '.trace.png',
 };
 
 /** True for a file name this command writes (`cat.lrp.png`, …): never taken as an input. */
@@ -75,6 +77,8 @@ export interface ImageOutputs {
   style: DrawStyle;
   /** Put the map into the JSON file too. */
   includeMap: boolean;
+  /** Relevance sum per traced block, from the start to the input (for the `trace` chart). */
+  trace?: readonly { name: string; sum: number }[];
 }
 
 /** Renders and writes the requested files of one image (in parallel; each atomically). */
@@ -90,6 +94,10 @@ export async function writeOutputs(o: ImageOutputs): Promise<string[]> {
     heatmap: () => renderHeatmap({ ...style, attribution: o.attribution, width, height }),
     npy: async () => encodeNpy(o.attribution, [height, width]),
     json: async () => `${JSON.stringify(withMap(o.explanation, o.includeMap ? toRows(o.attribution, width) : undefined), null, 2)}\n`,
+    trace: () => {
+      if (!o.trace) throw new Error('no relevance trace was computed');
+      return renderTraceChart({ trace: o.trace, title: `${o.title}: relevance sum per block` });
+    },
   };
   const entries = OUTPUT_FORMATS.filter((f) => o.paths[f] !== undefined).map((f) => [f, o.paths[f]!] as const);
   await Promise.all(entries.map(async ([format, path]) => writeFileAtomic(path, await content[format]())));

@@ -32,6 +32,11 @@ export async function isCompleteOutput(format: OutputFormat, path: string, width
         const npy = decodeNpy(await readFile(path));
         return npy.shape.length === 2 && npy.shape[0] === height && npy.shape[1] === width && npy.data.every(Number.isFinite);
       }
+      case 'trace': {
+        // The chart's size depends on the trace length: a complete PNG is enough.
+        const { info: decoded } = await sharp(path, { failOn: 'truncated' }).raw().toBuffer({ resolveWithObject: true });
+        return decoded.width > 0 && decoded.height > 0;
+      }
       case 'json': {
         const json = JSON.parse(await readFile(path, 'utf8')) as { prediction?: { classIndex?: unknown }; conservationError?: unknown };
         return Number.isInteger(json.prediction?.classIndex) && Number.isFinite(json.conservationError);

@@ -4,7 +4,7 @@
  * SVG string and rasterised by sharp (librsvg), like the explanation figures.
  */
 import sharp from 'sharp';
-import { escapeXml, FONT_FAMILY, TEXT_COLOR } from '../image/figure.js';
+import { escapeXml, FONT_FAMILY, TEXT_COLOR } from '../image/figure-parts.js';
 
 /** One method's line pair. */
 export interface PlotSeries {

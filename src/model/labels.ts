@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rankClasses, type ClassScore } from './top-k.js';
 
 /** Number of ImageNet classes. */
 export const IMAGENET_CLASS_COUNT = 1000;
@@ -84,12 +85,7 @@ export function readLabelsFile(path: string): string[] {
   return labels;
 }
 
-/** One entry of a {@link topK} ranking. */
-export interface ClassScore {
-  classIndex: number;
-  className: string;
-  probability: number;
-}
+export type { ClassScore } from './top-k.js';
 
 /**
  * The k highest-scoring classes, best first (ties: lower class index first; NaN ranks last).
@@ -99,16 +95,5 @@ export interface ClassScore {
  * @throws Error if k is not a positive integer or there are fewer labels than classes.
  */
 export function topK(probabilities: Float32Array, k: number, labels?: readonly string[]): ClassScore[] {
-  if (!Number.isInteger(k) || k < 1) throw new Error(`topK: k must be a positive integer, got ${String(k)}`);
-  const names = labels ?? imagenetLabels();
-  if (names.length < probabilities.length) {
-    throw new Error(`topK: ${probabilities.length} classes but only ${names.length} labels`);
-  }
-  const score = (i: number): number => (Number.isNaN(probabilities[i]) ? -Infinity : probabilities[i]!);
-  const order = Array.from(probabilities.keys()).sort((a, b) => score(b) - score(a) || a - b);
-  return order.slice(0, k).map((classIndex) => ({
-    classIndex,
-    className: names[classIndex]!,
-    probability: probabilities[classIndex]!,
-  }));
+  return rankClasses(probabilities, k, labels ?? imagenetLabels());
 }

@@ -3,14 +3,9 @@
  */
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
+import type { Runtime, RuntimeSession, SessionOptions } from './platform.js';
 
-/** Session settings a user may change. */
-export interface SessionOptions {
-  /** Threads for one op (default: the machine's cores, at most 8). */
-  intraOpThreads?: number;
-  /** onnxruntime's graph optimization level (default `all`: folds the rule kernels, fuses Conv+BN+ReLU). */
-  graphOptimization?: 'disabled' | 'basic' | 'extended' | 'all';
-}
+export type { SessionOptions } from './platform.js';
 
 /** Creates an inference session from serialized ONNX bytes. */
 export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
@@ -29,5 +24,12 @@ function defaultThreads(): number {
   // Beyond ~8 threads a single image gains little; leave the rest of a big machine free.
   return Math.max(1, Math.min(8, availableParallelism()));
 }
+
+/** onnxruntime-node as the core's {@link Runtime}. */
+export const nodeRuntime: Runtime = {
+  createSession: (model, options) => createSession(model, options) as Promise<unknown> as Promise<RuntimeSession>,
+  float32: (data, dims) => new ort.Tensor('float32', data, dims),
+  int64: (data, dims) => new ort.Tensor('int64', data, dims),
+};
 
 export { ort };

@@ -260,7 +260,7 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
       [['explain', '--class', 'cat', image], /--class must be a class index/],
       [['explain', '--split', 'foo', image], /--split must be one of ratio, ratio-no-fallback, symmetric, gradient, got "foo"/],
       [['explain', '--batch', '0', image], /--batch must be an integer ≥ 1/],
-      [['explain', '--format', 'png,gif', image], /--format must be one of png, heatmap, npy, json, got "gif"/],
+      [['explain', '--format', 'png,gif', image], /--format must be one of png, heatmap, npy, json, trace, got "gif"/],
       [['explain', '--quantize', '1', image], /--quantize must be an integer in 2\.\.65536/],
       [['explain', '--weights', FIXTURE_WEIGHTS], /no inputs/],
       [['explain', '--weights', join(tmp, 'nope.h5'), image], /weights file not found: .*nope\.h5/],

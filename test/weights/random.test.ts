@@ -25,10 +25,9 @@ function stats(data: ArrayLike<number>): { mean: number; std: number; min: numbe
   return { mean, std: Math.sqrt(s2 / data.length - mean * mean), min, max };
 }
 
-test('full-width ResNet50: every parameter, in the shapes the graph expects, generated fast', () => {
-  const start = performance.now();
+test('full-width ResNet50: every parameter, in the shapes the graph expects', () => {
+  // How fast is the bench's business (load_compile_ms), not a test's: timed tests fail on a busy machine.
   const weights = randomWeights(full);
-  const elapsed = performance.now() - start;
   let count = 0;
   for (const layer of full.layers) {
     if (!PARAM_NAMES[layer.kind]) {
@@ -45,7 +44,6 @@ test('full-width ResNet50: every parameter, in the shapes the graph expects, gen
     }
   }
   assert.equal(count, 25_636_712); // Keras ResNet50's parameter count
-  assert.ok(elapsed < 1000, `took ${elapsed.toFixed(0)} ms`);
 });
 
 test('same seed gives the same values, another seed different ones', () => {

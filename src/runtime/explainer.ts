@@ -1,0 +1,165 @@
+/**
+ * The platform-free model: a layer graph with its weights, compiled into one forward + LRP
+ * ONNX graph and run by whatever {@link Runtime} the entry passes in (onnxruntime-node or
+ * onnxruntime-web). The browser entry is built on it.
+ */
+import type { LrpBatchOptions, LrpCallOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../lrp-resnet.js';
+import { compileExplainer, type CompiledExplainer } from '../lrp/compiler.js';
+import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from '../lrp/presets.js';
+import type { ModelGraph } from '../model/graph.js';
+import type { InputDescription } from '../model/input.js';
+import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier.js';
+import type { Precision } from '../onnx/graph-builder.js';
+import type { ModelWeights } from '../weights/types.js';
+import { checkClassIndex, checkClassIndices, checkImage, checkInputKind } from './input-checks.js';
+import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
+import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
+
+/** What {@link Explainer.create} builds a model from. */
+export interface ExplainerSource {
+  graph: ModelGraph;
+  weights: ModelWeights;
+  /** Where the weights came from (file name, URL). */
+  label: string;
+  format: ModelInfo['format'];
+  rules?: LrpOptions;
+  precision?: Precision;
+  /** One name per class. */
+  classNames: readonly string[];
+  session?: SessionOptions;
+}
+
+/** A ResNet with its compiled explainer on a given runtime. */
+export class Explainer {
+  private forwardSession?: Promise<RuntimeSession>;
+  private disposed = false;
+
+  private constructor(
+    private readonly runtime: Runtime,
+    readonly graph: ModelGraph,
+    private readonly weights: ModelWeights,
+    readonly config: LrpConfig,
+    private readonly compiled: CompiledExplainer,
+    private readonly session: RuntimeSession,
+    readonly info: ModelInfo,
+    private readonly sessionOptions: SessionOptions,
+    readonly classNames: readonly string[],
+  ) {}
+
+  /** Compiles forward + LRP into one ONNX model and creates its session. */
+  static async create(runtime: Runtime, source: ExplainerSource): Promise<Explainer> {
+    const config = resolveLrpOptions(source.rules);
+    const precision = source.precision ?? 'float32';
+    const classes = outputUnits(source.graph);
+    if (source.classNames.length !== classes) throw new Error(`${source.classNames.length} class names for a model with ${classes} classes`);
+    const compiled = compileExplainer(source.graph, source.weights, config, precision);
+    const session = await runtime.createSession(compiled.model, source.session);
+    const info: ModelInfo = {
+      architecture: source.graph.name,
+      weights: source.label,
+      format: source.format,
+      inputShape: inputShape(source.graph),
+      input: source.graph.inputDescription,
+      classes,
+      precision,
+      rules: describeConfig(config),
+    };
+    return new Explainer(runtime, source.graph, source.weights, config, compiled, session, info, source.session ?? {}, source.classNames);
+  }
+
+  /** How images become this model's input. */
+  get inputDescription(): InputDescription {
+    return this.graph.inputDescription;
+  }
+
+  /** Names of the relevance trace entries, from the start down to the input. */
+  get traceNames(): readonly string[] {
+    return this.compiled.traceNames;
+  }
+
+  /** Logits, probabilities and predicted class, from a forward-only session (compiled on first use). */
+  async predict(input: ModelInput): Promise<Prediction[]> {
+    const { tensor, count } = this.inputTensor(input);
+    this.forwardSession ??= this.runtime.createSession(compileForwardModel(this.graph, this.weights, this.info.precision), this.sessionOptions);
+    const out = await (await this.forwardSession).run({ [BATCH_INPUT_NAMES.input]: tensor });
+    const classes = this.info.classes;
+    return Array.from({ length: count }, (_, i) => {
+      const logits = (out.logits!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+      const probabilities = (out.probabilities!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+      return { classIndex: argmax(logits), logits, probabilities };
+    });
+  }
+
+  /** Explains one image: relevance of the target class at every input value. */
+  async computeLrp(input: ModelInput, options: LrpCallOptions = {}): Promise<LrpResult> {
+    const batch = this.inputTensor(input);
+    if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
+    const [result] = await this.explain(batch, [options.classIndex], options.debug ?? false);
+    return result!;
+  }
+
+  /** Explains a batch in one run; every image may have its own target class. */
+  async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
+    const batch = this.inputTensor(input);
+    return this.explain(batch, checkClassIndices(options?.classIndices), options?.debug ?? false);
+  }
+
+  /** Releases the sessions. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.session.release();
+    if (this.forwardSession) await (await this.forwardSession).release();
+  }
+
+  private async explain({ tensor, count }: { tensor: RuntimeTensor; count: number }, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
+    if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
+    if (explainsPredictedOnly(this.config) && targets.some((t) => t !== undefined)) {
+      throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
+    }
+    const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(checkClassIndex(targets[i], this.info.classes, i)));
+    const out = (await this.session.run({
+      [BATCH_INPUT_NAMES.input]: tensor,
+      [BATCH_INPUT_NAMES.target]: this.runtime.int64(target, [count]),
+    })) as unknown as RawOutputs;
+    return readOutputs(out, count, { ...this.info, layout: this.graph.inputDescription.layout }, this.compiled.traceNames, debug);
+  }
+
+  /** Validates the input and wraps it as a float32 tensor in the model's layout. */
+  private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: RuntimeTensor; count: number } {
+    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
+    const { data, dims, count } = batchInput(input, this.graph.inputDescription, this.info.inputShape);
+    return { tensor: this.runtime.float32(data, [count, ...dims]), count };
+  }
+}
+
+/** Validates one image, an array of images or `{ data, shape }` against the model's input. */
+export function batchInput(
+  input: ModelInput | readonly Float32Array[],
+  description: InputDescription,
+  [c, h, w]: readonly [number, number, number],
+): { data: Float32Array; dims: number[]; count: number } {
+  checkInputKind(input, 'input');
+  const layout = description.layout;
+  const dims = layout === 'NCHW' ? [c, h, w] : [h, w, c];
+  const per = h * w * c;
+  const what = `${layout}, preprocessed`;
+  if (Array.isArray(input)) {
+    const count = input.length;
+    if (count === 0) throw new Error('empty batch: give at least one image');
+    const data = new Float32Array(count * per);
+    input.forEach((image, i) => data.set(checkImage(image, per, `image ${i}`, dims, what), i * per));
+    return { data, dims, count };
+  }
+  if (input instanceof Float32Array || !('shape' in (input as object))) {
+    return { data: checkImage(input as Float32Array, per, 'input', dims, what), dims, count: 1 };
+  }
+  const { data: d, shape } = input as { data: Float32Array; shape: readonly number[] };
+  const given = shape.length === 3 ? [1, ...shape] : [...shape];
+  if (given.length !== 4 || given.slice(1).join() !== dims.join()) {
+    throw new Error(`input shape [${shape.join(', ')}] does not fit the model: expected [N, ${dims.join(', ')}] (${what})`);
+  }
+  const count = given[0]!;
+  if (count < 1) throw new Error('empty batch: give at least one image');
+  return { data: checkImage(d, count * per, 'input', given.slice(1), what), dims, count };
+}

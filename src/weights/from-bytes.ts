@@ -1,0 +1,62 @@
+/**
+ * A model file's bytes → the layer graph and its weights, whatever the platform: ONNX files
+ * through the importer, Keras HDF5 files through a reader passed in (h5wasm's Node or browser
+ * build). The browser entry uses it; the Node entry reads paths itself and binds alike.
+ */
+import type { ModelGraph } from '../model/graph.js';
+import type { InputDescription } from '../model/input.js';
+import { importOnnxResNet } from '../model/onnx-import.js';
+import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
+import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './bind.js';
+import { checkWeightValues } from './finite.js';
+import type { KerasWeightFile, ReadKerasH5Options } from './keras-h5-reader.js';
+import type { ModelWeights } from './types.js';
+
+/** The first bytes of every HDF5 file. */
+export const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** ONNX unless the bytes are HDF5: a serialized ModelProto starts with field 1 (ir_version, a varint), byte 0x08. */
+export function isOnnxBytes(bytes: Uint8Array): boolean {
+  return bytes.length > 0 && bytes[0] === 0x08 && !HDF5_SIGNATURE.every((b, i) => bytes[i] === b);
+}
+
+/** Reads a Keras HDF5 file from its bytes (platform-specific). */
+export type KerasBytesReader = (bytes: Uint8Array, label: string, options: ReadKerasH5Options) => Promise<KerasWeightFile>;
+
+export interface ModelFromBytesOptions {
+  /** How messages name the file. */
+  label: string;
+  readKeras: KerasBytesReader;
+  head?: ClassifierHead;
+  input?: Partial<Omit<InputDescription, 'layout'>>;
+}
+
+/** The graph and weights of a Keras `.h5` or ONNX file given as bytes. */
+export async function modelFromBytes(
+  bytes: Uint8Array,
+  options: ModelFromBytesOptions,
+): Promise<{ graph: ModelGraph; weights: ModelWeights; format: 'keras' | 'onnx' }> {
+  const { label } = options;
+  if (bytes.length === 0) throw new Error(`${label}: the file is empty`);
+  if (isOnnxBytes(bytes)) {
+    const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
+    checkWeightValues(imported.weights, label);
+    return { graph: imported.graph, weights: imported.weights, format: 'onnx' };
+  }
+  const head = options.head ? { head: options.head } : {};
+  const file = await options.readKeras(bytes, label, { checkShapes: checkKerasShapes(head) });
+  const arch = inferKerasResNet(file);
+  const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
+  const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
+  return { graph, weights: bindWeights(graph, file, head), format: 'keras' };
+}
+
+/** A graph with the user's changes to its input description (same layout and size). */
+export function withInput(graph: ModelGraph, changes: Partial<Omit<InputDescription, 'layout'>> | undefined): ModelGraph {
+  if (!changes) return graph;
+  if ('layout' in changes) throw new Error('input: the layout is the model file\'s and cannot be changed');
+  if (changes.size !== undefined && changes.size !== graph.inputDescription.size) {
+    throw new Error(`input: size ${changes.size} was asked for, but this model takes ${graph.inputDescription.size}×${graph.inputDescription.size}`);
+  }
+  return { ...graph, inputDescription: { ...graph.inputDescription, ...changes } };
+}

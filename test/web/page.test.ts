@@ -1,0 +1,163 @@
+/**
+ * The web page in a real headless Chromium: it loads without console errors, explains the
+ * reference photo with the bundled reference model to the class and map that Node computes,
+ * reports a corrupt image and a wrong weights file in plain words (and keeps working), and its
+ * trace chart, figure and map downloads work.
+ */
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import sharp from 'sharp';
+import { startServer } from '../../src/cli/serve.js';
+import { decodeNpy } from '../../src/image/npy.js';
+import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { FIXTURE_WEIGHTS, relativeL2, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
+import { launchChromium } from '../support/browser.js';
+import { TORCHVISION_INPUT } from '../../src/model/input.js';
+import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
+import { randomWeights } from '../../src/weights/random.js';
+import { encodeModel, torchvisionModel } from '../support/torch-onnx.js';
+
+/** A small torchvision-style ResNet18 whose second block concatenates instead of adding (DenseNet style). */
+function concatOnnx(): Uint8Array {
+  const graph = buildResNet({
+    ...kerasResNetSpec(50, { baseWidth: 4, classes: 10, inputSize: 32 }),
+    name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic', strideOn: 'middle', convBias: false,
+    bnEpsilon: TORCH_BN_EPSILON, input: { ...TORCHVISION_INPUT, size: 32 },
+  });
+  const m = torchvisionModel(graph, randomWeights(graph, 5));
+  const add = m.nodes.find((n) => n.name === '/conv2_block2/Add')!;
+  add.op = 'Concat';
+  add.attributes = { axis: 1 };
+  return encodeModel(m);
+}
+
+describe('web page in Chromium', { timeout: 120_000 }, () => {
+  let browser: Browser;
+  let page: Page;
+  let server: Awaited<ReturnType<typeof startServer>>;
+  let node: LrpResult;
+  let nodeClass: string;
+  const consoleErrors: string[] = [];
+
+  before(async () => {
+    server = await startServer({ port: 0, root: join(REPO_ROOT, 'dist', 'web') });
+    browser = await launchChromium();
+    page = await browser.newPage({ acceptDownloads: true, viewport: { width: 1100, height: 1400 } });
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text());
+    });
+    page.on('pageerror', (error) => consoleErrors.push(error.message));
+    const model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS });
+    const image = await model.loadImage(join(SAMPLES_DIR, 'chelsea.png'));
+    node = await model.computeLrp(image.input, { debug: true });
+    nodeClass = model.classNames[node.classIndex]!;
+    await model.dispose();
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  const idle = (p: Page) => p.waitForFunction(() => !document.body.dataset.busy && !/…$/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 60_000 });
+
+  it('loads the reference model, cross-origin isolated, without console errors', async () => {
+    await page.goto(server.url);
+    await idle(page);
+    assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
+    assert.equal(await page.evaluate(() => crossOriginIsolated), true);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('explains the sample photo: Node\'s class, and Node\'s map to rel. L2 ≤ 1e-5 (downloaded as NPY)', async () => {
+    await page.click('button[data-sample="chelsea.png"]');
+    await page.waitForSelector('#top5 li');
+    await idle(page);
+    const top = await page.textContent('#top5 li:first-child .class-name');
+    assert.equal(top, `${nodeClass} (${node.classIndex})`);
+    assert.equal(await page.textContent('#explained-class'), `${nodeClass} (${node.classIndex})`);
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-npy')]);
+    assert.equal(download.suggestedFilename(), 'chelsea-lrp.npy');
+    const map = decodeNpy(await readFile((await download.path())!));
+    assert.deepEqual(map.shape, [224, 224]);
+    const rel = relativeL2(map.data, node.attribution.data);
+    assert.ok(rel <= 1e-5, `browser vs Node attribution rel. L2 ${rel}`);
+    console.log(`browser vs Node attribution: rel. L2 ${rel.toExponential(2)}`);
+  });
+
+  it('draws the conservation trace with one point per traced block', async () => {
+    const points = await page.getAttribute('#trace-chart svg polyline', 'points');
+    assert.equal(points!.trim().split(/\s+/).length, node.trace!.length);
+  });
+
+  it('shows panels that are not blank, and re-colours them live', async () => {
+    const stdev = async (selector: string) => {
+      const png = await page.locator(selector).screenshot();
+      const { channels } = await sharp(png).stats();
+      return Math.max(...channels.slice(0, 3).map((c) => c.stdev));
+    };
+    for (const panel of ['#panel-input', '#panel-relevance', '#panel-overlay']) assert.ok((await stdev(panel)) > 5, `${panel} is blank`);
+    const before = await page.locator('#panel-relevance').screenshot();
+    await page.selectOption('#colormap', 'hot');
+    const after = await page.locator('#panel-relevance').screenshot();
+    assert.notDeepEqual(after, before);
+    assert.equal(await page.textContent('#tick-low'), '0');
+  });
+
+  it('downloads the figure as a PNG of the Node figure\'s size', async () => {
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-png')]);
+    assert.equal(download.suggestedFilename(), 'chelsea-lrp.png');
+    const meta = await sharp(await readFile((await download.path())!)).metadata();
+    assert.equal(meta.format, 'png');
+    assert.equal(meta.width, 2 * 20 + 3 * 448 + 2 * 16);
+  });
+
+  it('reports a corrupt image in plain words and keeps working', async () => {
+    await page.setInputFiles('#image-file', { name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('this is not a PNG') });
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error') ?? '', /^broken\.png: not a supported image/);
+    await page.click('button[data-sample="chelsea.png"]');
+    await page.waitForSelector('#error', { state: 'hidden' });
+    await idle(page);
+    assert.equal(await page.textContent('#explained-class'), `${nodeClass} (${node.classIndex})`);
+  });
+
+  it('reports a wrong weights file in plain words and keeps the previous model', async () => {
+    await page.selectOption('#model-source', 'file');
+    await page.setInputFiles('#model-file', { name: 'weights.h5', mimeType: 'application/octet-stream', buffer: Buffer.from('not HDF5 at all') });
+    await page.waitForSelector('#error:not([hidden])');
+    assert.match(await page.textContent('#error') ?? '', /^weights\.h5: not an HDF5 file/);
+    await idle(page);
+    assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it('takes a dropped photo, opens the picker from the keyboard, and fits a phone screen', async () => {
+    const png = (await readFile(join(SAMPLES_DIR, 'coffee.png'))).toString('base64');
+    const dataTransfer = await page.evaluateHandle(`(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(png)}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return transfer;
+    })()`);
+    await page.dispatchEvent('#dropzone', 'drop', { dataTransfer });
+    await page.waitForFunction(() => /^Explained dropped\.png/.test(document.getElementById('status')!.textContent ?? ''));
+    await page.focus('#dropzone');
+    const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+    assert.equal(chooser.isMultiple(), false);
+    await page.setViewportSize({ width: 390, height: 800 });
+    assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= 390), 'the page scrolls sideways at phone width');
+    await page.setViewportSize({ width: 1100, height: 1400 });
+  });
+
+  it('reports an unsupported ONNX graph with its node and op', async () => {
+    await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
+    await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
+    assert.match(await page.textContent('#error') ?? '', /^densenet\.onnx: node "\/conv2_block2\/Add" \(Concat\) concatenates feature maps/);
+    await idle(page);
+    assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
+  });
+});
