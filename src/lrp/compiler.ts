@@ -68,6 +68,57 @@ class RelevanceCompiler {
   ) {
     ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
     for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
+    this.zeroWhereZero = this.relevanceZeroWhereZero();
+  }
+
+  /** Layers whose output is proved to receive relevance 0 wherever the output itself is 0. */
+  private readonly zeroWhereZero: ReadonlySet<string>;
+
+  /**
+   * Which layer outputs receive relevance 0 wherever their value is 0, under the assigned rules
+   * (in reverse topological order: a layer's consumers are decided before it). True when every
+   * consumer sends back something that vanishes where this output does: a linear rule whose
+   * terms all multiply the activation (reducer `input`), a gradient ReLU mask, a ratio split
+   * (its share is ∝ |x_k|; where all inputs are 0 it relies on its own output), or a ReLU or
+   * zero padding passing on relevance of an output that is 0 where this one is.
+   */
+  private relevanceZeroWhereZero(): Set<string> {
+    const consumers = new Map<string, Layer[]>();
+    for (const layer of this.graph.layers) for (const input of layer.inputs) consumers.set(input, [...(consumers.get(input) ?? []), layer]);
+    const proved = new Set<string>();
+    const multipliesActivation = (rule: LinearRule) => rule.reducer === 'input' && rule.terms.every((t) => t.input === 'activation');
+    const safe = (consumer: Layer): boolean => {
+      switch (consumer.kind) {
+        case 'conv':
+        case 'dense':
+          return multipliesActivation(this.data(consumer, 'linear'));
+        case 'globalAvgPool':
+          return multipliesActivation(this.data(consumer, 'globalAvgPool').rule);
+        case 'maxPool': {
+          const data = this.data(consumer, 'maxPool');
+          return data.propagate === 'windows' && multipliesActivation(data.rule);
+        }
+        case 'relu':
+          // A mask zeroes where the input is ≤ 0; a pass-through hands on the output's relevance
+          // (relu(x) = 0 where x = 0).
+          return this.data(consumer, 'relu').mask !== 'none' || proved.has(consumer.name);
+        case 'zeroPad':
+          return proved.has(consumer.name);
+        case 'add': {
+          // Share ∝ |x_k|: 0 where x_k = 0 unless all inputs are 0, where the sum is 0 too.
+          const { split } = this.data(consumer, 'add');
+          return split === 'ratio-no-fallback' || (split === 'ratio' && proved.has(consumer.name));
+        }
+        default:
+          return false;
+      }
+    };
+    for (let i = this.graph.layers.length - 1; i >= 0; i--) {
+      const layer = this.graph.layers[i]!;
+      const users = consumers.get(layer.name) ?? [];
+      if (layer.name !== this.graph.output && users.length > 0 && users.every(safe)) proved.add(layer.name);
+    }
+    return proved;
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
@@ -178,7 +229,7 @@ class RelevanceCompiler {
       }
       case 'add': {
         const { split } = this.data(layer, 'add');
-        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r);
+        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r, this.zeroWhereZero.has(layer.name));
         inputs.forEach((input, k) => this.send(input, shares[k]!));
         return;
       }
