@@ -8,7 +8,7 @@
  */
 import type { BatchNormLayer, Layer, MaxPoolLayer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
-import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
+import { emitClassifier, TARGETS, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
@@ -127,15 +127,27 @@ class RelevanceCompiler {
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
 
-    // Target: the given class, or the predicted one where the caller passed −1 (or always, by the start rule).
+    // Targets: K per image, image-major; −1 the predicted class, −k the k-th highest logit (or
+    // always the predicted one, by the start rule). The relevance pass runs on a batch of N·K.
     const startRule = ruleData('start', { name: this.config.start } as Rule<'start'>);
-    g.input(IO.target, 'int64', [BATCH]);
-    const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 0 });
-    const explained = startRule.target === 'predicted'
-      ? g.op('Identity', [predicted], IO.explainedClass)
-      : g.op('Where', [g.op('Less', [IO.target, g.ints([0])], 'target_is_auto'), predicted, IO.target], IO.explainedClass);
+    g.input(IO.target, 'int64', [TARGETS]);
+    const images = g.op('Shape', [logits], 'images', { start: 0, end: 1 });
+    const perImage = g.op('Reshape', [IO.target, g.op('Concat', [images, g.ints([-1])], 'targets_shape', { axis: 0 })], 'targets_per_image');
+    let explained: string;
+    if (startRule.target === 'predicted') {
+      const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 1 });
+      explained = g.op('Reshape', [g.op('Expand', [predicted, g.op('Shape', [perImage], 'targets_dims')], 'predicted_per_target'), g.ints([-1])], IO.explainedClass);
+    } else {
+      // Classes by descending logit (ties: the lower index first, as ArgMax picks).
+      const [, ranking] = g.opMulti('TopK', [logits, g.ints([classes])], ['ranked_logits', 'ranked_classes'], { axis: 1, largest: 1, sorted: 1 });
+      const rank = g.op('Max', [g.op('Sub', [g.op('Neg', [perImage], 'minus_target'), g.ints([1])], 'target_rank'), g.ints([0])], 'target_rank_safe');
+      const ranked = g.op('GatherElements', [ranking, rank], 'ranked_target', { axis: 1 });
+      const chosen = g.op('Where', [g.op('Less', [perImage, g.ints([0])], 'target_is_auto'), ranked, perImage], 'explained_per_image');
+      explained = g.op('Reshape', [chosen, g.ints([-1])], IO.explainedClass);
+    }
     const classIds = g.int64Tensor('class_ids', Array.from({ length: classes }, (_, i) => i), [1, classes]);
     const oneHot = g.toFloat(g.op('Equal', [g.op('Unsqueeze', [explained, g.ints([1])], 'explained_col'), classIds], 'is_target'), 'target_one_hot');
+    // The image's scores broadcast over its K targets (N = 1, or K = 1).
     const start = startRule.score === 'one' ? oneHot : g.op('Mul', [oneHot, startRule.score === 'logit' ? logits : probabilities], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
     this.traceNames.push(startTraceName(graph));
@@ -157,11 +169,11 @@ class RelevanceCompiler {
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
     const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
-    g.output(explained, 'int64', [BATCH]);
-    g.castOut(startSum, IO.startRelevance, [BATCH]);
-    g.castOut(relevance, IO.relevance, [BATCH, ...inputDims(graph)]);
-    g.castOut(attribution, IO.attribution, [BATCH, h, w]);
-    g.castOut(trace, IO.trace, [BATCH, this.traceNames.length]);
+    g.output(explained, 'int64', [TARGETS]);
+    g.castOut(startSum, IO.startRelevance, [TARGETS]);
+    g.castOut(relevance, IO.relevance, [TARGETS, ...inputDims(graph)]);
+    g.castOut(attribution, IO.attribution, [TARGETS, h, w]);
+    g.castOut(trace, IO.trace, [TARGETS, this.traceNames.length]);
     return this.traceNames;
   }
 

@@ -11,13 +11,17 @@ export const BATCH_INPUT_NAMES = { input: IO.input, target: IO.target } as const
 
 export type RawOutputs = Record<string, ort.Tensor>;
 
-/** Splits the batched outputs into one {@link LrpResult} per image. */
+/**
+ * Splits the batched outputs into one {@link LrpResult} per target: `count` targets, image-major,
+ * `perImage` of them for each image (their logits and probabilities are the image's).
+ */
 export function readOutputs(
   out: RawOutputs,
   count: number,
   info: { inputShape: readonly [number, number, number]; classes: number; layout: InputLayout },
   traceNames: readonly string[],
   debug: boolean,
+  perImage = 1,
 ): LrpResult[] {
   const [c, h, w] = info.inputShape;
   const classes = info.classes;
@@ -31,12 +35,13 @@ export function readOutputs(
   const trace = floats(IO.trace);
   const t = traceNames.length;
   return Array.from({ length: count }, (_, i) => {
-    const ownLogits = logits.slice(i * classes, (i + 1) * classes);
+    const image = Math.floor(i / perImage);
+    const ownLogits = logits.slice(image * classes, (image + 1) * classes);
     const map = attribution.slice(i * h * w, (i + 1) * h * w);
     const result: LrpResult = {
       classIndex: argmax(ownLogits),
       logits: ownLogits,
-      probabilities: probabilities.slice(i * classes, (i + 1) * classes),
+      probabilities: probabilities.slice(image * classes, (image + 1) * classes),
       targetClass: Number(explained[i]),
       startRelevance: start[i]!,
       attribution: { data: map, shape: [h, w] },
