@@ -24,7 +24,7 @@ const k = Number(classesArg);
 
 const graph = kerasResNet50();
 const weights = randomWeights(graph, 0);
-const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: preset as PresetName }), 'float32');
+const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: preset as PresetName }), 'float32', { targetsPerImage: k > 1 ? 'many' : 'one' });
 const prefix = join(tmpdir(), `resnet-lrp-profile-${process.pid}`);
 const optimized = `${prefix}.optimized.onnx`;
 const session = await ort.InferenceSession.create(compiled.model, {
@@ -43,7 +43,7 @@ for (let i = 0; i < input.length; i++) {
 const targets = BigInt64Array.from({ length: batch * k }, (_, i) => (k === 1 ? -1n : BigInt(i % k)));
 const feeds = {
   [IO.input]: new ort.Tensor('float32', input, [batch, 224, 224, 3]),
-  [IO.target]: new ort.Tensor('int64', targets, k === 1 ? [batch] : [batch, k]),
+  [IO.target]: new ort.Tensor('int64', targets, [batch * k]),
 };
 // Warm-up runs allocate buffers; they are profiled too and dropped below by run index.
 const warmup = 2;
@@ -85,6 +85,13 @@ const runWall = runEvents.slice(warmup).map((e) => e.dur / 1000).sort((a, b) => 
 console.log(`preset=${preset} batch=${batch} classes=${k} runs=${runs}: kernel time (sum of per-node medians) ${(total / 1000).toFixed(1)} ms/run, ` +
   `model_run median ${runWall[Math.floor(runWall.length / 2)]!.toFixed(1)} ms`);
 for (const [key, us] of [...groups].sort((a, b) => b[1] - a[1])) console.log(`  ${(us / 1000).toFixed(2).padStart(8)} ms  ${key}`);
+
+// The slowest nodes (TOP=n), to see which layers a group's time comes from.
+const top = Number(process.env.TOP ?? 0);
+if (top > 0) {
+  const slowest = [...byNode].map(([name, { op, durations }]) => [name, op, median(durations)] as const).sort((a, b) => b[2] - a[2]).slice(0, top);
+  for (const [name, op, us] of slowest) console.log(`  ${(us / 1000).toFixed(2).padStart(8)} ms  ${op} ${name}`);
+}
 
 // Op types of the optimized graph (Reorder nodes are the NCHWc layout conversions).
 const counts = countOpTypes(readFileSync(optimized));

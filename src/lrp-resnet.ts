@@ -166,6 +166,8 @@ export interface ExportOptions {
 /** A ResNet with a compiled forward + LRP graph. */
 export class LrpResNet {
   private forwardSession?: Promise<ort.InferenceSession>;
+  /** The explainer for several targets per image (compiled on first use, see {@link LrpClassesOptions}). */
+  private classesSession?: Promise<ort.InferenceSession>;
   private disposed = false;
 
   private constructor(
@@ -225,17 +227,17 @@ export class LrpResNet {
 
   /**
    * The explainer as one standalone ONNX file: inputs `input` (or `image`, see
-   * {@link ExportOptions.includePreprocessing}) and `target` (int64 per image, −1 = the
-   * predicted class); outputs `logits`, `probabilities`, `explained_class`,
-   * `start_relevance`, `relevance`, `attribution`, `trace`; dynamic batch. Its
+   * {@link ExportOptions.includePreprocessing}) and `target` (int64, N·K: K classes per image,
+   * image-major; −1 = the predicted class, −k = the k-th highest logit; K > 1 needs N = 1);
+   * outputs `logits`, `probabilities` (per image), `explained_class`, `start_relevance`,
+   * `relevance`, `attribution`, `trace` (per target); dynamic batch. Its
    * `metadata_props` say the rules, the preprocessing, the layouts, the trace names and the
    * class names. Any onnxruntime runs it, without this library.
    */
   exportExplainer(options: ExportOptions = {}): Uint8Array {
     const preprocessing = options.includePreprocessing ?? false;
-    const model = preprocessing
-      ? compileExplainer(this.graph, this.weights, this.config, this.info.precision, { includePreprocessing: true }).model
-      : this.compiled.model;
+    // Targets N·K: the file explains K classes per image from one forward pass, as computeLrp does.
+    const model = compileExplainer(this.graph, this.weights, this.config, this.info.precision, { includePreprocessing: preprocessing, targetsPerImage: 'many' }).model;
     return withMetadata(model, this.exportMetadata(preprocessing), `resnet-lrp explainer of ${this.info.architecture} (${this.info.weights}): ${this.info.rules}`);
   }
 
@@ -310,7 +312,11 @@ export class LrpResNet {
     }
     const { classIndices, topK } = options as LrpClassesOptions;
     const targets = this.classTargets(classIndices, topK);
-    return this.run(batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
+    this.classesSession ??= createSession(
+      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many' }).model,
+      this.sessionOptions,
+    );
+    return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
   }
 
   /** The graph's targets for {@link LrpClassesOptions}: class indices, or −1…−K (the K highest logits). */
@@ -347,12 +353,12 @@ export class LrpResNet {
       throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
     }
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
-    return this.run(tensor, target, count, 1, debug);
+    return this.run(this.session, tensor, target, count, 1, debug);
   }
 
-  /** Runs the explainer on `count` images with `perImage` targets each (image-major). */
-  private async run(tensor: ort.Tensor, target: BigInt64Array, count: number, perImage: number, debug: boolean): Promise<LrpResult[]> {
-    const out = (await this.session.run({
+  /** Runs an explainer on `count` images with `perImage` targets each (image-major). */
+  private async run(session: ort.InferenceSession, tensor: ort.Tensor, target: BigInt64Array, count: number, perImage: number, debug: boolean): Promise<LrpResult[]> {
+    const out = (await session.run({
       [BATCH_INPUT_NAMES.input]: tensor,
       [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [target.length]),
     })) as RawOutputs;
@@ -365,6 +371,7 @@ export class LrpResNet {
     this.disposed = true;
     await this.session.release();
     if (this.forwardSession) await (await this.forwardSession).release();
+    if (this.classesSession) await (await this.classesSession).release();
   }
 
   private checkClass(classIndex: unknown, image: number): number {

@@ -8,7 +8,7 @@
  */
 import type { BatchNormLayer, Layer, MaxPoolLayer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
-import { emitClassifier, TARGETS, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
+import { BATCH, emitClassifier, TARGETS, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
@@ -37,11 +37,22 @@ export function startTraceName(graph: ModelGraph): string {
 /** Layer kinds traced on their own when outside a group (a residual block). */
 const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
 
+/** Options of the compiled explainer. */
+export interface ExplainerOptions extends ClassifierOptions {
+  /**
+   * `one` (default): `target` is (N), one class per image. `many`: `target` is (N·K), K classes
+   * per image from one forward pass. The relevance batch of `many` is not provably the image
+   * batch, so onnxruntime's blocked-layout transformer leaves its products a ⊙ c in plain
+   * layout (34 more layout conversions on ResNet50): `one` keeps the single-class path fast.
+   */
+  targetsPerImage?: 'one' | 'many';
+}
+
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
-export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ClassifierOptions = {}): CompiledExplainer {
+export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ExplainerOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
-  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config);
+  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one');
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
@@ -65,6 +76,7 @@ class RelevanceCompiler {
     forward: ForwardGraph,
     private readonly rules: ReadonlyMap<string, AssignedRule>,
     private readonly config: LrpConfig,
+    private readonly targetsPerImage: 'one' | 'many',
   ) {
     ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
     for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
@@ -130,20 +142,25 @@ class RelevanceCompiler {
     // Targets: K per image, image-major; −1 the predicted class, −k the k-th highest logit (or
     // always the predicted one, by the start rule). The relevance pass runs on a batch of N·K.
     const startRule = ruleData('start', { name: this.config.start } as Rule<'start'>);
-    g.input(IO.target, 'int64', [TARGETS]);
-    const images = g.op('Shape', [logits], 'images', { start: 0, end: 1 });
-    const perImage = g.op('Reshape', [IO.target, g.op('Concat', [images, g.ints([-1])], 'targets_shape', { axis: 0 })], 'targets_per_image');
+    const many = this.targetsPerImage === 'many';
+    const targets = many ? TARGETS : BATCH;
+    g.input(IO.target, 'int64', [targets]);
+    // (N, K); with one target per image an Unsqueeze, so that shape inference keeps the batch N.
+    const perImage = many
+      ? g.op('Reshape', [IO.target, g.op('Concat', [g.op('Shape', [logits], 'images', { start: 0, end: 1 }), g.ints([-1])], 'targets_shape', { axis: 0 })], 'targets_per_image')
+      : g.op('Unsqueeze', [IO.target, g.ints([1])], 'targets_per_image');
+    const flat = (t: string) => (many ? g.op('Reshape', [t, g.ints([-1])], IO.explainedClass) : g.op('Squeeze', [t, g.ints([1])], IO.explainedClass));
     let explained: string;
     if (startRule.target === 'predicted') {
       const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 1 });
-      explained = g.op('Reshape', [g.op('Expand', [predicted, g.op('Shape', [perImage], 'targets_dims')], 'predicted_per_target'), g.ints([-1])], IO.explainedClass);
+      explained = flat(g.op('Expand', [predicted, g.op('Shape', [perImage], 'targets_dims')], 'predicted_per_target'));
     } else {
       // Classes by descending logit (ties: the lower index first, as ArgMax picks).
       const [, ranking] = g.opMulti('TopK', [logits, g.ints([classes])], ['ranked_logits', 'ranked_classes'], { axis: 1, largest: 1, sorted: 1 });
       const rank = g.op('Max', [g.op('Sub', [g.op('Neg', [perImage], 'minus_target'), g.ints([1])], 'target_rank'), g.ints([0])], 'target_rank_safe');
       const ranked = g.op('GatherElements', [ranking, rank], 'ranked_target', { axis: 1 });
       const chosen = g.op('Where', [g.op('Less', [perImage, g.ints([0])], 'target_is_auto'), ranked, perImage], 'explained_per_image');
-      explained = g.op('Reshape', [chosen, g.ints([-1])], IO.explainedClass);
+      explained = flat(chosen);
     }
     const classIds = g.int64Tensor('class_ids', Array.from({ length: classes }, (_, i) => i), [1, classes]);
     const oneHot = g.toFloat(g.op('Equal', [g.op('Unsqueeze', [explained, g.ints([1])], 'explained_col'), classIds], 'is_target'), 'target_one_hot');
@@ -169,11 +186,11 @@ class RelevanceCompiler {
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
     const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
-    g.output(explained, 'int64', [TARGETS]);
-    g.castOut(startSum, IO.startRelevance, [TARGETS]);
-    g.castOut(relevance, IO.relevance, [TARGETS, ...inputDims(graph)]);
-    g.castOut(attribution, IO.attribution, [TARGETS, h, w]);
-    g.castOut(trace, IO.trace, [TARGETS, this.traceNames.length]);
+    g.output(explained, 'int64', [targets]);
+    g.castOut(startSum, IO.startRelevance, [targets]);
+    g.castOut(relevance, IO.relevance, [targets, ...inputDims(graph)]);
+    g.castOut(attribution, IO.attribution, [targets, h, w]);
+    g.castOut(trace, IO.trace, [targets, this.traceNames.length]);
     return this.traceNames;
   }
 

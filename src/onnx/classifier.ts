@@ -15,9 +15,10 @@ export const IO = {
   /** (N, H, W, 3) uint8 RGB pixels: the input of explainers compiled with the preprocessing folded in. */
   rgbImage: 'image',
   /**
-   * (N·K) int64: K classes per image, image-major (K = 1: one per image). −1 means the
-   * predicted class, −k the class with the k-th highest logit (−1…−5: the top 5). K > 1 needs
-   * N = 1: the relevance pass then runs as a batch of K on the one image's forward pass.
+   * int64 classes to explain: (N), one per image, or in explainers compiled for several
+   * targets per image (N·K), K per image, image-major; K > 1 needs N = 1 (the relevance pass
+   * then runs as a batch of K on the one image's forward pass). −1 means the predicted class,
+   * −k the class with the k-th highest logit (−1…−5: the top 5).
    */
   target: 'target',
   logits: 'logits',
