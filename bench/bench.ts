@@ -179,7 +179,7 @@ async function runCase(c: Case | EvaluateCase): Promise<Record<string, unknown>>
   const topK = { [IO.target]: new ort.Tensor('int64', BigInt64Array.from({ length: k }, (_, i) => BigInt(-(i + 1))), [k]) };
   const singles = Array.from({ length: k }, (_, i) => ({ [IO.target]: new ort.Tensor('int64', BigInt64Array.of(BigInt(-(i + 1))), [1]) }));
   // Several targets per image run on the explainer compiled for them, as computeLrp does.
-  const lrpMany = k > 1 ? await createSession(compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision, { targetsPerImage: 'many' }).model) : undefined;
+  const lrpMany = k > 1 ? await createSession(compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model) : undefined;
   const runTopK = () => lrpMany!.run({ ...feeds, ...topK });
   const runSingles = async () => {
     for (const single of singles) await lrp.run({ ...feeds, ...single });

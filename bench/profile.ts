@@ -24,7 +24,7 @@ const k = Number(classesArg);
 
 const graph = kerasResNet50();
 const weights = randomWeights(graph, 0);
-const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: preset as PresetName }), 'float32', { targetsPerImage: k > 1 ? 'many' : 'one' });
+const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: preset as PresetName }), 'float32', { targetsPerImage: k > 1 ? 'many' : 'one', trace: k === 1, sharedQuotients: k > 1 });
 const prefix = join(tmpdir(), `resnet-lrp-profile-${process.pid}`);
 const optimized = `${prefix}.optimized.onnx`;
 const session = await ort.InferenceSession.create(compiled.model, {

@@ -127,6 +127,7 @@ export interface LrpClassesOptions {
   classIndices?: readonly number[];
   /** The K classes with the highest logits, highest first (ties: lower index first). */
   topK?: number;
+  /** The conservation error per class (no `trace`: this path does not compute the sums). */
   debug?: boolean;
 }
 
@@ -313,7 +314,8 @@ export class LrpResNet {
     const { classIndices, topK } = options as LrpClassesOptions;
     const targets = this.classTargets(classIndices, topK);
     this.classesSession ??= createSession(
-      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many' }).model,
+      // Without the trace: sums per target that only debug output reads (its conservation error comes from the map).
+      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model,
       this.sessionOptions,
     );
     return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
@@ -362,7 +364,8 @@ export class LrpResNet {
       [BATCH_INPUT_NAMES.input]: tensor,
       [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [target.length]),
     })) as RawOutputs;
-    return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, this.compiled.traceNames, debug, perImage);
+    const traceNames = session === this.session ? this.compiled.traceNames : [];
+    return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, traceNames, debug, perImage);
   }
 
   /** Releases the onnxruntime sessions. */

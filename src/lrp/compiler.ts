@@ -46,20 +46,34 @@ export interface ExplainerOptions extends ClassifierOptions {
    * layout (34 more layout conversions on ResNet50): `one` keeps the single-class path fast.
    */
   targetsPerImage?: 'one' | 'many';
+  /** Emit the `trace` output (default true); without it the relevance sums are not computed. */
+  trace?: boolean;
+  /**
+   * With several targets per image: s = R / z as c ⊙ (a / z), a / z computed once for all
+   * targets (default false). Rounds differently from (a ⊙ c) / z, so results are not
+   * bit-identical to the single-target graph (they agree to ~1e-7 relative).
+   */
+  sharedQuotients?: boolean;
 }
 
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
 export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ExplainerOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
-  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one');
-  const traceNames = compiler.emit(classifier.logits, classifier.probabilities);
+  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one', options.sharedQuotients ?? false);
+  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, options.trace ?? true);
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
 
 class RelevanceCompiler {
   /** Relevance contributions arriving at each layer's output, summed lazily. */
   private readonly relevance = new Map<string, string[]>();
+  /**
+   * Several targets per image: relevance a ⊙ c kept as its two factors until needed. The next
+   * linear rule then computes s = R / z as c ⊙ (a / z), whose a / z is shared by all targets,
+   * one product per target instead of a product and a division.
+   */
+  private readonly factors = new Map<string, { readonly a: string; readonly c: string }>();
   private readonly nonNegative = new Set<string>();
   private readonly traceSums: string[] = [];
   private readonly traceNames: string[] = [];
@@ -77,6 +91,7 @@ class RelevanceCompiler {
     private readonly rules: ReadonlyMap<string, AssignedRule>,
     private readonly config: LrpConfig,
     private readonly targetsPerImage: 'one' | 'many',
+    private readonly sharedQuotients: boolean,
   ) {
     ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
     for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
@@ -134,7 +149,7 @@ class RelevanceCompiler {
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
-  emit(logits: string, probabilities: string): string[] {
+  emit(logits: string, probabilities: string, withTrace: boolean): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
@@ -177,29 +192,43 @@ class RelevanceCompiler {
       const r = this.relevanceAt(layer.name);
       if (r !== undefined) this.propagate(layer, r);
       const unit = traceUnit(layer);
-      if (unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
+      if (withTrace && unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
     }
 
-    const inputRelevance = this.relevanceAt(graph.input);
+    const inputRelevance = this.valueOrUndefined(this.relevanceAt(graph.input));
     if (inputRelevance === undefined) throw new Error(`model ${graph.name}: no relevance path reaches the input`);
     // Relevance comes back in the layout the input came in.
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
-    const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
+
     g.output(explained, 'int64', [targets]);
     g.castOut(startSum, IO.startRelevance, [targets]);
     g.castOut(relevance, IO.relevance, [targets, ...inputDims(graph)]);
     g.castOut(attribution, IO.attribution, [targets, h, w]);
+    if (!withTrace) return [];
+    const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
     g.castOut(trace, IO.trace, [targets, this.traceNames.length]);
     return this.traceNames;
   }
 
+  /** The tensor of a relevance that may be kept as factors ({@link factors}). */
+  private value(r: string): string {
+    const f = this.factors.get(r);
+    if (!f) return r;
+    const product = this.g.op('Mul', [f.a, f.c], r);
+    this.factors.delete(r);
+    this.materialized.set(r, product);
+    return product;
+  }
+
+  private readonly materialized = new Map<string, string>();
+
   /** The summed relevance at a layer's output, or undefined if none reaches it. */
   private relevanceAt(layer: string): string | undefined {
-    const parts = this.relevance.get(layer);
+    const parts = this.relevance.get(layer)?.map((r) => this.materialized.get(r) ?? r);
     if (!parts || parts.length === 0) return undefined;
     if (parts.length === 1) return parts[0];
-    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts, `R:${layer}`);
+    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts.map((r) => this.value(r)), `R:${layer}`);
     this.relevance.set(layer, [sum]);
     return sum;
   }
@@ -214,7 +243,7 @@ class RelevanceCompiler {
   private trace(unit: string, firstLayer: Layer): void {
     const sums = firstLayer.inputs.map((input) => {
       const r = this.relevanceAt(input);
-      return r === undefined ? undefined : this.g.op('ReduceSum', [r, this.g.ints(this.axesOf(input))], `trace:${unit}:${input}`, { keepdims: 0 });
+      return r === undefined ? undefined : this.g.op('ReduceSum', [this.value(r), this.g.ints(this.axesOf(input))], `trace:${unit}:${input}`, { keepdims: 0 });
     }).filter((s): s is string => s !== undefined);
     if (sums.length === 0) return;
     this.traceNames.push(unit);
@@ -226,10 +255,18 @@ class RelevanceCompiler {
     return Array.from({ length: rank }, (_, i) => i + 1);
   }
 
+  private valueOrUndefined(r: string | undefined): string | undefined {
+    return r === undefined ? undefined : this.value(r);
+  }
+
   /** Sends the relevance `r` of a layer's output to its inputs, by the layer's rule. */
-  private propagate(layer: Layer, r: string): void {
+  private propagate(layer: Layer, lazy: string): void {
     const { g } = this;
     const inputs = layer.inputs;
+    // Pass-throughs and linear rules take relevance kept as factors; everything else its value.
+    const passes = (layer.kind === 'relu' && this.data(layer, 'relu').mask === 'none') || (layer.kind === 'batchNorm' && this.data(layer, 'batchNorm').propagate === 'pass');
+    const linear = layer.kind === 'conv' || layer.kind === 'dense' || layer.kind === 'globalAvgPool' || (layer.kind === 'maxPool' && this.data(layer, 'maxPool').propagate === 'windows');
+    const r = passes || linear ? lazy : this.value(lazy);
     switch (layer.kind) {
       case 'input':
         return;
@@ -309,7 +346,7 @@ class RelevanceCompiler {
     const n = weights === 'mean' ? ops.windowSize! : 1;
     const stabilizer = rule.stabilizer ?? { mode: this.config.stabilizer, epsilon: this.config.epsilon };
 
-    let s = r;
+    let s: string;
     if (stabilizer.mode !== 'none') {
       const epsilon = stabilizer.epsilon * n;
       // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε; that, and the additive z + ε, the op adds
@@ -334,9 +371,14 @@ class RelevanceCompiler {
         const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
         z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
       }
-      s = g.op('Div', [r, z], `${layer.name}/s`);
+      const f = this.factors.get(r);
+      s = f
+        ? g.op('Mul', [f.c, g.op('Div', [f.a, z], `${layer.name}/a_over_z`)], `${layer.name}/s`)
+        : g.op('Div', [r, z], `${layer.name}/s`);
     } else if (n !== 1) {
-      s = g.op('Mul', [r, g.scalar(1 / n)], `${layer.name}/s_mean`);
+      s = g.op('Mul', [this.value(r), g.scalar(1 / n)], `${layer.name}/s_mean`);
+    } else {
+      s = this.value(r);
     }
 
     const c = ops.adjoint(s, termKernels);
@@ -345,7 +387,12 @@ class RelevanceCompiler {
       const sum = parts.length === 1 ? parts[0]! : g.op('Sum', parts, `${layer.name}/c_sum`);
       return ops.full ? ops.full(sum) : sum;
     }
-    if (parts.length === 1) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
+    if (parts.length === 1) {
+      if (!this.sharedQuotients) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
+      const key = g.uniqueName(`R:${layer.name}:in`);
+      this.factors.set(key, { a: termInputs[0]!, c });
+      return key;
+    }
     const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${layer.name}/R_term${k}`));
     return g.op('Sum', products, `R:${layer.name}:in`);
   }

@@ -32,7 +32,8 @@ export function readOutputs(
   const start = floats(IO.startRelevance);
   const relevance = floats(IO.relevance);
   const attribution = floats(IO.attribution);
-  const trace = floats(IO.trace);
+  // Explainers compiled without the trace have no such output.
+  const trace = out[IO.trace]?.data as Float32Array | undefined;
   const t = traceNames.length;
   return Array.from({ length: count }, (_, i) => {
     const image = Math.floor(i / perImage);
@@ -51,7 +52,7 @@ export function readOutputs(
       },
     };
     if (debug) {
-      result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));
+      if (trace) result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));
       // Summed in float64: the map's float32 entries can be large and of both signs.
       let total = 0;
       for (let k = 0; k < map.length; k++) total += map[k]!;
