@@ -132,9 +132,10 @@ class RelevanceCompiler {
         case 'zeroPad':
           return proved.has(consumer.name);
         case 'add': {
-          // Share ∝ |x_k|: 0 where x_k = 0 unless all inputs are 0, where the sum is 0 too.
+          // Share ∝ |x_k|: 0 where x_k = 0 unless all inputs are 0, where the sum is 0 too. The
+          // last input's share is the remainder R − R·|x_0|/|x_0|: exactly 0 with two inputs only.
           const { split } = this.data(consumer, 'add');
-          return split === 'ratio-no-fallback' || (split === 'ratio' && proved.has(consumer.name));
+          return split === 'ratio-no-fallback' || (split === 'ratio' && consumer.inputs.length === 2 && proved.has(consumer.name));
         }
         default:
           return false;
