@@ -63,7 +63,7 @@ interface EvaluateCase {
 
 const CASES: (Case | EvaluateCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
-  { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2, topK: 5 },
+  { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 5, runsPerBlock: 2, topK: 5 },
   { model: 'keras-resnet50', batch: 4, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
