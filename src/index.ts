@@ -27,7 +27,7 @@ export {
   type Rule, type RuleName, type RuleSpec, type RuleKind, type LinearRule, type RuleTerm, type InputModifier, type ParamModifier,
   type Stabilizer, type StabilizerMode, type Reducer,
 } from './lrp/rules.js';
-export { compileExplainer, type CompiledExplainer } from './lrp/compiler.js';
+export { compileExplainer, type CompiledExplainer, type ExplainerOptions } from './lrp/compiler.js';
 export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';
 export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
