@@ -45,6 +45,11 @@ interface Case {
   /** Alternating blocks per session, and measured runs per block (after one unmeasured). */
   blocks: number;
   runsPerBlock: number;
+  /**
+   * K > 1: also the top-K classes of the image from one forward pass (one run with K targets),
+   * against K single-class runs, in the same alternating blocks.
+   */
+  topK?: number;
 }
 
 /**
@@ -60,6 +65,8 @@ interface EvaluateCase {
 
 const CASES: (Case | EvaluateCase | BrowserCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 5, runsPerBlock: 2, topK: 5 },
+  { model: 'keras-resnet50', batch: 4, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 8, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
   { model: 'keras-resnet50', batch: 1, preset: 'gamma', precision: 'float32', blocks: 3, runsPerBlock: 3 },
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
@@ -172,20 +179,36 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
   };
   const runForward = () => forward.run(feeds);
   const runLrp = () => lrp.run({ ...feeds, ...target });
-  await runForward();
-  await runLrp();
-  const forwardMs: number[] = [];
-  const lrpMs: number[] = [];
+  const k = c.topK ?? 1;
+  // Top-K: targets −1…−K in one run, against K runs of one target each (−1…−K one by one).
+  const topK = { [IO.target]: new ort.Tensor('int64', BigInt64Array.from({ length: k }, (_, i) => BigInt(-(i + 1))), [k]) };
+  const singles = Array.from({ length: k }, (_, i) => ({ [IO.target]: new ort.Tensor('int64', BigInt64Array.of(BigInt(-(i + 1))), [1]) }));
+  // Several targets per image run on the explainer compiled for them, as computeLrp does.
+  const lrpMany = k > 1 ? await createSession(compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model) : undefined;
+  const runTopK = () => lrpMany!.run({ ...feeds, ...topK });
+  const runSingles = async () => {
+    for (const single of singles) await lrp.run({ ...feeds, ...single });
+  };
+  const runs: [() => Promise<unknown>, number[]][] = [[runForward, []], [runLrp, []]];
+  if (k > 1) runs.push([runTopK, []], [runSingles, []]);
+  for (const [run] of runs) await run();
   for (let block = 0; block < c.blocks; block++) {
-    for (const [run, times] of [[runForward, forwardMs], [runLrp, lrpMs]] as const) {
+    for (const [run, times] of runs) {
       await run();
       for (let i = 0; i < c.runsPerBlock; i++) times.push(await time(run));
     }
   }
+  const forwardMs = runs[0]![1];
   const fwd = median(forwardMs);
-  const both = median(lrpMs);
+  const both = median(runs[1]![1]);
+  const classes = k > 1 ? {
+    top_k: k,
+    top_k_one_run_ms: round(median(runs[2]![1])),
+    top_k_single_runs_ms: round(median(runs[3]![1])),
+    top_k_speedup: Math.round((median(runs[3]![1]) / median(runs[2]![1])) * 100) / 100,
+  } : {};
   return {
-    case: `${c.model} batch=${c.batch} preset=${c.preset} ${c.precision}`,
+    case: `${c.model} batch=${c.batch} preset=${c.preset} ${c.precision}${k > 1 ? ` top-${k}` : ''}`,
     model: c.model,
     batch: c.batch,
     preset: c.preset,
@@ -200,6 +223,7 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
     forward_lrp_ms: round(both),
     ratio: Math.round((both / fwd) * 100) / 100,
     images_per_s: Math.round((c.batch / both) * 1000 * 100) / 100,
+    ...classes,
     peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
     runs: forwardMs.length,
     threads: 'default',

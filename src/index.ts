@@ -11,6 +11,7 @@ export {
   type LoadOptions,
   type LrpBatchOptions,
   type LrpCallOptions,
+  type LrpClassesOptions,
   type LrpResult,
   type ModelInfo,
   type ModelInput,

@@ -23,7 +23,7 @@ import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from 
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
 import type { Precision } from './onnx/graph-builder.js';
-import { checkClassIndex, checkClassIndices } from './runtime/input-checks.js';
+import { checkClassIndex, checkClassIndices, describeValue } from './runtime/input-checks.js';
 import { batchInput } from './runtime/explainer.js';
 import { createSession, ort, type SessionOptions } from './runtime/session.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
@@ -119,6 +119,20 @@ export interface LrpCallOptions {
   debug?: boolean;
 }
 
+/**
+ * Several classes of one image from one forward pass: the relevance pass is linear in the
+ * start relevance, so the K targets run as one batch on the shared activations, z's and split
+ * ratios. Give `classIndices` or `topK`.
+ */
+export interface LrpClassesOptions {
+  /** The classes to explain, in the order of the results (repeats allowed). */
+  classIndices?: readonly number[];
+  /** The K classes with the highest logits, highest first (ties: lower index first). */
+  topK?: number;
+  /** The conservation error per class (no `trace`: this path does not compute the sums). */
+  debug?: boolean;
+}
+
 export interface LrpBatchOptions {
   /** Class to explain per image; `undefined` entries (or a missing array) mean "predicted". */
   classIndices?: readonly (number | undefined)[];
@@ -155,6 +169,8 @@ export interface ExportOptions {
 /** A ResNet with a compiled forward + LRP graph. */
 export class LrpResNet {
   private forwardSession?: Promise<ort.InferenceSession>;
+  /** The explainer for several targets per image (compiled on first use, see {@link LrpClassesOptions}). */
+  private classesSession?: Promise<ort.InferenceSession>;
   private disposed = false;
 
   private constructor(
@@ -214,17 +230,17 @@ export class LrpResNet {
 
   /**
    * The explainer as one standalone ONNX file: inputs `input` (or `image`, see
-   * {@link ExportOptions.includePreprocessing}) and `target` (int64 per image, −1 = the
-   * predicted class); outputs `logits`, `probabilities`, `explained_class`,
-   * `start_relevance`, `relevance`, `attribution`, `trace`; dynamic batch. Its
+   * {@link ExportOptions.includePreprocessing}) and `target` (int64, N·K: K classes per image,
+   * image-major; −1 = the predicted class, −k = the k-th highest logit; K > 1 needs N = 1);
+   * outputs `logits`, `probabilities` (per image), `explained_class`, `start_relevance`,
+   * `relevance`, `attribution`, `trace` (per target); dynamic batch. Its
    * `metadata_props` say the rules, the preprocessing, the layouts, the trace names and the
    * class names. Any onnxruntime runs it, without this library.
    */
   exportExplainer(options: ExportOptions = {}): Uint8Array {
     const preprocessing = options.includePreprocessing ?? false;
-    const model = preprocessing
-      ? compileExplainer(this.graph, this.weights, this.config, this.info.precision, { includePreprocessing: true }).model
-      : this.compiled.model;
+    // Targets N·K: the file explains K classes per image from one forward pass, as computeLrp does.
+    const model = compileExplainer(this.graph, this.weights, this.config, this.info.precision, { includePreprocessing: preprocessing, targetsPerImage: 'many' }).model;
     return withMetadata(model, this.exportMetadata(preprocessing), `resnet-lrp explainer of ${this.info.architecture} (${this.info.weights}): ${this.info.rules}`);
   }
 
@@ -236,16 +252,16 @@ export class LrpResNet {
       ...(preprocessing
         ? { [IO.rgbImage]: `uint8 N×${h}×${w}×3, RGB pixels 0..255 already fitted to ${h}×${w} (${describeResize(desc)})` }
         : { [IO.input]: `float32 ${dims} (${desc.layout}, ${desc.channelOrder}), (pixel·${desc.scale} − mean) / std per channel` }),
-      [IO.target]: 'int64 N: class to explain per image; −1 = the predicted class',
+      [IO.target]: 'int64 N·K: K classes to explain per image, image-major; −1 = the predicted class, −k = the k-th highest logit; K > 1 needs N = 1',
     };
     const outputs = {
       [IO.logits]: `float32 N×${this.info.classes}`,
       [IO.probabilities]: `float32 N×${this.info.classes}: softmax of the logits`,
-      [IO.explainedClass]: 'int64 N: the class whose relevance was propagated',
-      [IO.startRelevance]: 'float32 N: the relevance that class started with',
-      [IO.relevance]: `float32 ${dims}: relevance of every model input value (${desc.layout}, ${desc.channelOrder})`,
-      [IO.attribution]: `float32 N×${h}×${w}: relevance summed over channels`,
-      [IO.trace]: `float32 N×${this.traceNames.length}: relevance sums from the start down to the input (names: trace_names)`,
+      [IO.explainedClass]: 'int64 N·K: the class whose relevance was propagated, per target',
+      [IO.startRelevance]: 'float32 N·K: the relevance that class started with',
+      [IO.relevance]: `float32 ${dims.replace(/^N/, 'N·K')}: relevance of every model input value (${desc.layout}, ${desc.channelOrder}), per target`,
+      [IO.attribution]: `float32 N·K×${h}×${w}: relevance summed over channels, per target`,
+      [IO.trace]: `float32 N·K×${this.traceNames.length}: relevance sums from the start down to the input (names: trace_names)`,
     };
     return {
       producer: 'resnet-lrp',
@@ -294,12 +310,50 @@ export class LrpResNet {
     });
   }
 
-  /** Explains one image: relevance of the target class at every input value. */
-  async computeLrp(input: ModelInput, options: LrpCallOptions = {}): Promise<LrpResult> {
+  /**
+   * Explains one image: relevance of the target class at every input value. With
+   * `classIndices` or `topK` ({@link LrpClassesOptions}): one result per class, all from one
+   * forward pass.
+   */
+  computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
+  computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
+  async computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
     const batch = this.inputTensor(input);
     if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
-    const [result] = await this.explain(batch, [options.classIndex], options.debug ?? false);
-    return result!;
+    const several = options !== null && typeof options === 'object' && ('classIndices' in options || 'topK' in options);
+    if (!several) {
+      const [result] = await this.explain(batch, [(options as LrpCallOptions | undefined)?.classIndex], options?.debug ?? false);
+      return result!;
+    }
+    const { classIndices, topK } = options as LrpClassesOptions;
+    const targets = this.classTargets(classIndices, topK);
+    this.classesSession ??= createSession(
+      // Without the trace: sums per target that only debug output reads (its conservation error comes from the map).
+      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model,
+      this.sessionOptions,
+    );
+    return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
+  }
+
+  /** The graph's targets for {@link LrpClassesOptions}: class indices, or −1…−K (the K highest logits). */
+  private classTargets(classIndices: unknown, topK: unknown): number[] {
+    if (classIndices !== undefined && topK !== undefined) throw new TypeError('give classIndices or topK, not both');
+    if (topK !== undefined) {
+      if (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 1 || topK > this.info.classes) {
+        throw new RangeError(`topK must be an integer in 1..${this.info.classes} (the model's classes), got ${describeValue(topK)}`);
+      }
+      if (topK > 1 && explainsPredictedOnly(this.config)) throw new Error(`start rule "${this.config.start}" explains the predicted class only: topK must be 1`);
+      return Array.from({ length: topK }, (_, k) => -(k + 1));
+    }
+    const indices = checkClassIndices(classIndices);
+    if (indices.length === 0) throw new RangeError('classIndices is empty: give at least one class');
+    if (explainsPredictedOnly(this.config)) {
+      throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain chosen classes use start: 'softmax'`);
+    }
+    return indices.map((c, k) => {
+      if (c === undefined) throw new TypeError(`classIndices[${k}] is undefined: give a class index (or use topK)`);
+      return checkClassIndex(c, this.info.classes, 0);
+    });
   }
 
   /** Explains a batch in one run; every image may have its own target class. */
@@ -315,11 +369,17 @@ export class LrpResNet {
       throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
     }
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
-    const out = (await this.session.run({
+    return this.run(this.session, tensor, target, count, 1, debug);
+  }
+
+  /** Runs an explainer on `count` images with `perImage` targets each (image-major). */
+  private async run(session: ort.InferenceSession, tensor: ort.Tensor, target: BigInt64Array, count: number, perImage: number, debug: boolean): Promise<LrpResult[]> {
+    const out = (await session.run({
       [BATCH_INPUT_NAMES.input]: tensor,
-      [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [count]),
+      [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [target.length]),
     })) as RawOutputs;
-    return readOutputs(out, count, { ...this.info, layout: this.graph.inputDescription.layout }, this.compiled.traceNames, debug);
+    const traceNames = session === this.session ? this.compiled.traceNames : [];
+    return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, traceNames, debug, perImage);
   }
 
   /** Releases the onnxruntime sessions. */
@@ -328,6 +388,7 @@ export class LrpResNet {
     this.disposed = true;
     await this.session.release();
     if (this.forwardSession) await (await this.forwardSession).release();
+    if (this.classesSession) await (await this.classesSession).release();
   }
 
   private checkClass(classIndex: unknown, image: number): number {

@@ -8,7 +8,7 @@
  */
 import type { BatchNormLayer, Layer, MaxPoolLayer, ModelGraph } from '../model/graph.js';
 import { layerByName } from '../model/graph.js';
-import { BATCH, emitClassifier, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
+import { BATCH, emitClassifier, TARGETS, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
 import type { ForwardGraph } from '../onnx/forward.js';
 import type { Dim, OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
@@ -34,8 +34,26 @@ export function startTraceName(graph: ModelGraph): string {
   return `${graph.output}:out`;
 }
 
-/** Extra outputs of an explainer, for attribution methods built on its relevance pass (Grad-CAM, saliency, …). */
+/**
+ * Options of the compiled explainer: targets per image, the trace, and extra outputs for
+ * attribution methods built on its relevance pass (Grad-CAM, saliency, …).
+ */
 export interface ExplainerOptions extends ClassifierOptions {
+  /**
+   * `one` (default): `target` is (N), one class per image. `many`: `target` is (N·K), K classes
+   * per image from one forward pass. The relevance batch of `many` is not provably the image
+   * batch, so onnxruntime's blocked-layout transformer leaves its products a ⊙ c in plain
+   * layout (34 more layout conversions on ResNet50): `one` keeps the single-class path fast.
+   */
+  targetsPerImage?: 'one' | 'many';
+  /** Emit the `trace` output (default true); without it the relevance sums are not computed. */
+  trace?: boolean;
+  /**
+   * With several targets per image: s = R / z as c ⊙ (a / z), a / z computed once for all
+   * targets (default false). Rounds differently from (a ⊙ c) / z, so results are not
+   * bit-identical to the single-target graph (they agree to ~1e-7 relative).
+   */
+  sharedQuotients?: boolean;
   /**
    * Layers whose forward activation and relevance (NCHW, or (N, units)) become the outputs
    * {@link tapOutputs}(name): with the gradient rules, the relevance is ∂y_t/∂(layer output).
@@ -73,11 +91,11 @@ const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxP
 export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ExplainerOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
   const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
-  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config);
+  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one', options.sharedQuotients ?? false);
   for (const name of options.tapLayers ?? []) layerByName(graph, name); // unknown names fail here, naming the layer
   const taps = new Set(options.tapLayers ?? []);
   if (options.stopAtTaps && taps.size === 0) throw new Error('stopAtTaps needs tapLayers');
-  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, taps, options.stopAtTaps ?? false);
+  const traceNames = compiler.emit(classifier.logits, classifier.probabilities, options.trace ?? true, taps, options.stopAtTaps ?? false);
   if (options.extend) options.extend(classifier.g, { image: classifier.image, relevance: compiler.inputRelevance, taps: compiler.taps });
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
@@ -85,6 +103,12 @@ export function compileExplainer(graph: ModelGraph, weights: ModelWeights, confi
 class RelevanceCompiler {
   /** Relevance contributions arriving at each layer's output, summed lazily. */
   private readonly relevance = new Map<string, string[]>();
+  /**
+   * Several targets per image: relevance a ⊙ c kept as its two factors until needed. The next
+   * linear rule then computes s = R / z as c ⊙ (a / z), whose a / z is shared by all targets,
+   * one product per target instead of a product and a division.
+   */
+  private readonly factors = new Map<string, { readonly a: string; readonly c: string }>();
   private readonly nonNegative = new Set<string>();
   private readonly traceSums: string[] = [];
   private readonly traceNames: string[] = [];
@@ -105,26 +129,97 @@ class RelevanceCompiler {
     forward: ForwardGraph,
     private readonly rules: ReadonlyMap<string, AssignedRule>,
     private readonly config: LrpConfig,
+    private readonly targetsPerImage: 'one' | 'many',
+    private readonly sharedQuotients: boolean,
   ) {
     ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
     for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
+    this.zeroWhereZero = this.relevanceZeroWhereZero();
+  }
+
+  /** Layers whose output is proved to receive relevance 0 wherever the output itself is 0. */
+  private readonly zeroWhereZero: ReadonlySet<string>;
+
+  /**
+   * Which layer outputs receive relevance 0 wherever their value is 0, under the assigned rules
+   * (in reverse topological order: a layer's consumers are decided before it). True when every
+   * consumer sends back something that vanishes where this output does: a linear rule whose
+   * terms all multiply the activation (reducer `input`), a gradient ReLU mask, a ratio split
+   * (its share is ∝ |x_k|; where all inputs are 0 it relies on its own output), or a ReLU or
+   * zero padding passing on relevance of an output that is 0 where this one is.
+   */
+  private relevanceZeroWhereZero(): Set<string> {
+    const consumers = new Map<string, Layer[]>();
+    for (const layer of this.graph.layers) for (const input of layer.inputs) consumers.set(input, [...(consumers.get(input) ?? []), layer]);
+    const proved = new Set<string>();
+    const multipliesActivation = (rule: LinearRule) => rule.reducer === 'input' && rule.terms.every((t) => t.input === 'activation');
+    const safe = (consumer: Layer): boolean => {
+      switch (consumer.kind) {
+        case 'conv':
+        case 'dense':
+          return multipliesActivation(this.data(consumer, 'linear'));
+        case 'globalAvgPool':
+          return multipliesActivation(this.data(consumer, 'globalAvgPool').rule);
+        case 'maxPool': {
+          const data = this.data(consumer, 'maxPool');
+          return data.propagate === 'windows' && multipliesActivation(data.rule);
+        }
+        case 'relu':
+          // A mask zeroes where the input is ≤ 0; a pass-through hands on the output's relevance
+          // (relu(x) = 0 where x = 0).
+          return this.data(consumer, 'relu').mask !== 'none' || proved.has(consumer.name);
+        case 'zeroPad':
+          return proved.has(consumer.name);
+        case 'add': {
+          // Share ∝ |x_k|: 0 where x_k = 0 unless all inputs are 0, where the sum is 0 too. The
+          // last input's share is the remainder R − R·|x_0|/|x_0|: exactly 0 with two inputs only.
+          const { split } = this.data(consumer, 'add');
+          return split === 'ratio-no-fallback' || (split === 'ratio' && consumer.inputs.length === 2 && proved.has(consumer.name));
+        }
+        default:
+          return false;
+      }
+    };
+    for (let i = this.graph.layers.length - 1; i >= 0; i--) {
+      const layer = this.graph.layers[i]!;
+      const users = consumers.get(layer.name) ?? [];
+      if (layer.name !== this.graph.output && users.length > 0 && users.every(safe)) proved.add(layer.name);
+    }
+    return proved;
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
-  emit(logits: string, probabilities: string, tapLayers: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
+  emit(logits: string, probabilities: string, withTrace: boolean, tapLayers: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
 
-    // Target: the given class, or the predicted one where the caller passed −1 (or always, by the start rule).
+    // Targets: K per image, image-major; −1 the predicted class, −k the k-th highest logit (or
+    // always the predicted one, by the start rule). The relevance pass runs on a batch of N·K.
     const startRule = ruleData('start', { name: this.config.start } as Rule<'start'>);
-    g.input(IO.target, 'int64', [BATCH]);
-    const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 0 });
-    const explained = startRule.target === 'predicted'
-      ? g.op('Identity', [predicted], IO.explainedClass)
-      : g.op('Where', [g.op('Less', [IO.target, g.ints([0])], 'target_is_auto'), predicted, IO.target], IO.explainedClass);
+    const many = this.targetsPerImage === 'many';
+    const targets = many ? TARGETS : BATCH;
+    g.input(IO.target, 'int64', [targets]);
+    // (N, K); with one target per image an Unsqueeze, so that shape inference keeps the batch N.
+    const perImage = many
+      ? g.op('Reshape', [IO.target, g.op('Concat', [g.op('Shape', [logits], 'images', { start: 0, end: 1 }), g.ints([-1])], 'targets_shape', { axis: 0 })], 'targets_per_image')
+      : g.op('Unsqueeze', [IO.target, g.ints([1])], 'targets_per_image');
+    const flat = (t: string) => (many ? g.op('Reshape', [t, g.ints([-1])], IO.explainedClass) : g.op('Squeeze', [t, g.ints([1])], IO.explainedClass));
+    let explained: string;
+    if (startRule.target === 'predicted') {
+      const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 1 });
+      explained = flat(g.op('Expand', [predicted, g.op('Shape', [perImage], 'targets_dims')], 'predicted_per_target'));
+    } else {
+      // Classes by descending logit (ties: the lower index first, as ArgMax picks).
+      const [, ranking] = g.opMulti('TopK', [logits, g.ints([classes])], ['ranked_logits', 'ranked_classes'], { axis: 1, largest: 1, sorted: 1 });
+      const rank = g.op('Max', [g.op('Sub', [g.op('Neg', [perImage], 'minus_target'), g.ints([1])], 'target_rank'), g.ints([0])], 'target_rank_safe');
+      const ranked = g.op('GatherElements', [ranking, rank], 'ranked_target', { axis: 1 });
+      const chosen = g.op('Where', [g.op('Less', [perImage, g.ints([0])], 'target_is_auto'), ranked, perImage], 'explained_per_image');
+      explained = flat(chosen);
+    }
     const classIds = g.int64Tensor('class_ids', Array.from({ length: classes }, (_, i) => i), [1, classes]);
     const oneHot = g.toFloat(g.op('Equal', [g.op('Unsqueeze', [explained, g.ints([1])], 'explained_col'), classIds], 'is_target'), 'target_one_hot');
+    // The image's scores broadcast over its K targets (N = 1, or K = 1).
     const start = startRule.score === 'one' ? oneHot : g.op('Mul', [oneHot, startRule.score === 'logit' ? logits : probabilities], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
     this.traceNames.push(startTraceName(graph));
@@ -143,27 +238,30 @@ class RelevanceCompiler {
       }
       if (r !== undefined) this.propagate(layer, r);
       const unit = traceUnit(layer);
-      if (unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
+      if (withTrace && unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
     }
 
-    const inputRelevance = this.relevanceAt(graph.input);
+    const inputRelevance = this.valueOrUndefined(this.relevanceAt(graph.input));
     if (inputRelevance === undefined) throw new Error(`model ${graph.name}: no relevance path reaches the input`);
     this.inputRelevance = inputRelevance;
     // Relevance comes back in the layout the input came in.
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
     const attribution = g.op('ReduceSum', [inputRelevance, g.ints([1])], 'attribution_sum', { keepdims: 0 });
+
+    g.output(explained, 'int64', [targets]);
+    g.castOut(startSum, IO.startRelevance, [targets]);
+    g.castOut(relevance, IO.relevance, [targets, ...inputDims(graph)]);
+    g.castOut(attribution, IO.attribution, [targets, h, w]);
+    if (!withTrace) return [];
     const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
-    g.output(explained, 'int64', [BATCH]);
-    g.castOut(startSum, IO.startRelevance, [BATCH]);
-    g.castOut(relevance, IO.relevance, [BATCH, ...inputDims(graph)]);
-    g.castOut(attribution, IO.attribution, [BATCH, h, w]);
-    g.castOut(trace, IO.trace, [BATCH, this.traceNames.length]);
+    g.castOut(trace, IO.trace, [targets, this.traceNames.length]);
     return this.traceNames;
   }
 
   /** Declares a layer's activation and relevance as outputs. */
-  private tap(layer: Layer, r: string | undefined): void {
-    if (r === undefined) throw new Error(`tapped layer ${layer.name}: no relevance reaches it`);
+  private tap(layer: Layer, relevance: string | undefined): void {
+    if (relevance === undefined) throw new Error(`tapped layer ${layer.name}: no relevance reaches it`);
+    const r = this.value(relevance);
     const activation = this.outputs.get(layer.name)!;
     const names = tapOutputs(layer.name);
     const dims: Dim[] = [BATCH, ...layer.outputShape];
@@ -172,12 +270,25 @@ class RelevanceCompiler {
     this.taps.set(layer.name, { activation, relevance: r, shape: layer.outputShape });
   }
 
+
+  /** The tensor of a relevance that may be kept as factors ({@link factors}). */
+  private value(r: string): string {
+    const f = this.factors.get(r);
+    if (!f) return r;
+    const product = this.g.op('Mul', [f.a, f.c], r);
+    this.factors.delete(r);
+    this.materialized.set(r, product);
+    return product;
+  }
+
+  private readonly materialized = new Map<string, string>();
+
   /** The summed relevance at a layer's output, or undefined if none reaches it. */
   private relevanceAt(layer: string): string | undefined {
-    const parts = this.relevance.get(layer);
+    const parts = this.relevance.get(layer)?.map((r) => this.materialized.get(r) ?? r);
     if (!parts || parts.length === 0) return undefined;
     if (parts.length === 1) return parts[0];
-    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts, `R:${layer}`);
+    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts.map((r) => this.value(r)), `R:${layer}`);
     this.relevance.set(layer, [sum]);
     return sum;
   }
@@ -192,7 +303,7 @@ class RelevanceCompiler {
   private trace(unit: string, firstLayer: Layer): void {
     const sums = firstLayer.inputs.map((input) => {
       const r = this.relevanceAt(input);
-      return r === undefined ? undefined : this.g.op('ReduceSum', [r, this.g.ints(this.axesOf(input))], `trace:${unit}:${input}`, { keepdims: 0 });
+      return r === undefined ? undefined : this.g.op('ReduceSum', [this.value(r), this.g.ints(this.axesOf(input))], `trace:${unit}:${input}`, { keepdims: 0 });
     }).filter((s): s is string => s !== undefined);
     if (sums.length === 0) return;
     this.traceNames.push(unit);
@@ -204,10 +315,18 @@ class RelevanceCompiler {
     return Array.from({ length: rank }, (_, i) => i + 1);
   }
 
+  private valueOrUndefined(r: string | undefined): string | undefined {
+    return r === undefined ? undefined : this.value(r);
+  }
+
   /** Sends the relevance `r` of a layer's output to its inputs, by the layer's rule. */
-  private propagate(layer: Layer, r: string): void {
+  private propagate(layer: Layer, lazy: string): void {
     const { g } = this;
     const inputs = layer.inputs;
+    // Pass-throughs and linear rules take relevance kept as factors; everything else its value.
+    const passes = (layer.kind === 'relu' && this.data(layer, 'relu').mask === 'none') || (layer.kind === 'batchNorm' && this.data(layer, 'batchNorm').propagate === 'pass');
+    const linear = layer.kind === 'conv' || layer.kind === 'dense' || layer.kind === 'globalAvgPool' || (layer.kind === 'maxPool' && this.data(layer, 'maxPool').propagate === 'windows');
+    const r = passes || linear ? lazy : this.value(lazy);
     switch (layer.kind) {
       case 'input':
         return;
@@ -236,7 +355,7 @@ class RelevanceCompiler {
       }
       case 'add': {
         const { split } = this.data(layer, 'add');
-        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r);
+        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r, this.zeroWhereZero.has(layer.name));
         inputs.forEach((input, k) => this.send(input, shares[k]!));
         return;
       }
@@ -287,7 +406,7 @@ class RelevanceCompiler {
     const n = weights === 'mean' ? ops.windowSize! : 1;
     const stabilizer = rule.stabilizer ?? { mode: this.config.stabilizer, epsilon: this.config.epsilon };
 
-    let s = r;
+    let s: string;
     if (stabilizer.mode !== 'none') {
       const epsilon = stabilizer.epsilon * n;
       // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε; that, and the additive z + ε, the op adds
@@ -312,9 +431,14 @@ class RelevanceCompiler {
         const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
         z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
       }
-      s = g.op('Div', [r, z], `${layer.name}/s`);
+      const f = this.factors.get(r);
+      s = f
+        ? g.op('Mul', [f.c, g.op('Div', [f.a, z], `${layer.name}/a_over_z`)], `${layer.name}/s`)
+        : g.op('Div', [r, z], `${layer.name}/s`);
     } else if (n !== 1) {
-      s = g.op('Mul', [r, g.scalar(1 / n)], `${layer.name}/s_mean`);
+      s = g.op('Mul', [this.value(r), g.scalar(1 / n)], `${layer.name}/s_mean`);
+    } else {
+      s = this.value(r);
     }
 
     const c = ops.adjoint(s, termKernels);
@@ -323,7 +447,12 @@ class RelevanceCompiler {
       const sum = parts.length === 1 ? parts[0]! : g.op('Sum', parts, `${layer.name}/c_sum`);
       return ops.full ? ops.full(sum) : sum;
     }
-    if (parts.length === 1) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
+    if (parts.length === 1) {
+      if (!this.sharedQuotients) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
+      const key = g.uniqueName(`R:${layer.name}:in`);
+      this.factors.set(key, { a: termInputs[0]!, c });
+      return key;
+    }
     const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${layer.name}/R_term${k}`));
     return g.op('Sum', products, `R:${layer.name}:in`);
   }

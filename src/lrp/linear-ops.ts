@@ -163,11 +163,14 @@ export function argmaxRouting(g: OnnxGraphBuilder, layer: MaxPoolLayer, x: strin
   const [, indices] = g.opMulti('MaxPool', [x], [`${layer.name}/max`, `${layer.name}/argmax`], {
     kernel_shape: layer.pool, strides: layer.strides, pads: onnxPads(layer.pads),
   });
-  // The indices count over the whole (N, C, H, W) input, so one flat scatter routes the batch.
-  const flat = g.op('Reshape', [x, g.ints([-1])], `${layer.name}/x_flat`);
-  const zeros = g.op('Mul', [flat, g.scalar(0)], `${layer.name}/zeros`);
-  const flatIndices = g.op('Reshape', [indices, g.ints([-1])], `${layer.name}/argmax_flat`);
-  const flatR = g.op('Reshape', [r, g.ints([-1])], `${layer.name}/R_flat`);
-  const routed = g.op('ScatterElements', [zeros, flatIndices, flatR], `${layer.name}/routed`, { axis: 0, reduction: 'add' });
+  // The indices count over the whole (N, C, H, W) input; each row of the relevance (N·K of
+  // them: K targets of one image, or one target per image) scatters into its own C·H·W.
+  const size = c * h * w;
+  const local = g.op('Mod', [g.op('Reshape', [indices, g.ints([0, -1])], `${layer.name}/argmax_rows`), g.ints([size])], `${layer.name}/argmax_local`);
+  const rows = g.op('Reshape', [r, g.ints([0, -1])], `${layer.name}/R_rows`);
+  const rowIndices = g.op('Expand', [local, g.op('Shape', [rows], `${layer.name}/R_rows_shape`)], `${layer.name}/argmax_per_row`);
+  const zerosShape = g.op('Concat', [g.op('Shape', [rows], `${layer.name}/targets`, { start: 0, end: 1 }), g.ints([size])], `${layer.name}/zeros_shape`, { axis: 0 });
+  const zeros = g.castIn(g.op('ConstantOfShape', [zerosShape], `${layer.name}/zeros`));
+  const routed = g.op('ScatterElements', [zeros, rowIndices, rows], `${layer.name}/routed`, { axis: 1, reduction: 'add' });
   return g.op('Reshape', [routed, g.ints([-1, c, h, w])], `R:${layer.name}:in`);
 }

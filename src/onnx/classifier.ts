@@ -14,24 +14,31 @@ export const IO = {
   input: 'input',
   /** (N, H, W, 3) uint8 RGB pixels: the input of explainers compiled with the preprocessing folded in. */
   rgbImage: 'image',
-  /** (N) int64 class per image; −1 means "the predicted class". */
+  /**
+   * int64 classes to explain: (N), one per image, or in explainers compiled for several
+   * targets per image (N·K), K per image, image-major; K > 1 needs N = 1 (the relevance pass
+   * then runs as a batch of K on the one image's forward pass). −1 means the predicted class,
+   * −k the class with the k-th highest logit (−1…−5: the top 5).
+   */
   target: 'target',
   logits: 'logits',
   probabilities: 'probabilities',
-  /** (N) int64: the class whose relevance was propagated. */
+  /** (N·K) int64: the class whose relevance was propagated, per target. */
   explainedClass: 'explained_class',
-  /** (N) float32: the relevance the target class started with. */
+  /** (N·K) float32: the relevance the target class started with. */
   startRelevance: 'start_relevance',
-  /** Relevance per input value, in the model's layout and channel order (like `input`). */
+  /** (N·K, …) relevance per input value, in the model's layout and channel order (like `input`). */
   relevance: 'relevance',
-  /** (N, H, W) float32: relevance summed over channels. */
+  /** (N·K, H, W) float32: relevance summed over channels. */
   attribution: 'attribution',
-  /** (N, T) float32: relevance sums after each traced layer or block. */
+  /** (N·K, T) float32: relevance sums after each traced layer or block. */
   trace: 'trace',
 } as const;
 
 /** Symbolic batch dimension. */
 export const BATCH = 'N';
+/** Symbolic dimension of the targets: N·K (K classes per image). */
+export const TARGETS = 'NK';
 
 export interface ClassifierGraph {
   readonly g: OnnxGraphBuilder;

@@ -50,6 +50,7 @@ export function convTranspose(g: OnnxGraphBuilder, s: string, kernel: string, ge
   const extraH = hIn - ((hOut - 1) * sh + kh - pt - pb);
   const extraW = wIn - ((wOut - 1) * sw + kw - pl - pr);
   if (g.precision === 'float32') {
+    if (sh === sw && sh > 1 && kh >= sh && kw >= sw && (geo.groups ?? 1) === 1) return convTransposeByPhases(g, s, kernel, geo, inShape, outShape, out);
     return g.op('ConvTranspose', [s, kernel], out, {
       kernel_shape: geo.kernel, strides: geo.strides, pads: onnxPads(geo.pads), output_padding: [extraH, extraW],
       ...(geo.groups && geo.groups > 1 ? { group: geo.groups } : {}),
@@ -70,6 +71,42 @@ export function convTranspose(g: OnnxGraphBuilder, s: string, kernel: string, ge
   const padRight = kw - 1 - pr + extraW - (sw - 1);
   const flipped = flipTranspose(g, kernel, kh, kw, geo.groups ?? 1);
   return conv(g, d, flipped, { kernel: geo.kernel, strides: [1, 1], pads: [kh - 1 - pt, padBottom, kw - 1 - pl, padRight], groups: geo.groups }, [m, dilatedH, dilatedW], out);
+}
+
+/**
+ * A strided transposed conv as one stride-1 conv and a pixel shuffle: output row y = s·Y + p − pad
+ * only meets kernel rows ≡ p (mod s), so each of the s² phases (p, q) is a correlation of the
+ * input with a ⌈k/s⌉ × ⌈k/s⌉ sub-kernel; stacked as output channels, DepthToSpace interleaves
+ * them. onnxruntime runs this conv in its blocked layout, several times faster than its
+ * ConvTranspose (the stem's adjoint: 7×7/2, 64 → 3 channels per term). The sub-kernels are ops
+ * on the initializer, folded when the session is created.
+ */
+function convTransposeByPhases(g: OnnxGraphBuilder, x: string, kernel: string, geo: ConvGeometry, inShape: readonly number[], outShape: readonly number[], out: string): string {
+  const [kh, kw] = geo.kernel;
+  const [stride] = geo.strides;
+  const [pt, , pl] = geo.pads;
+  const [, hIn, wIn] = inShape as [number, number, number];
+  const [m, hOut, wOut] = outShape as [number, number, number];
+  const th = Math.ceil(kh / stride);
+  const tw = Math.ceil(kw / stride);
+  // (M, C, kh, kw) → zero-padded to (M, C, s·th, s·tw) → (M, C, th, s, tw, s): row ky = s·t + p.
+  const padded = g.op('Pad', [kernel, g.ints([0, 0, 0, 0, 0, 0, stride * th - kh, stride * tw - kw])], `${out}/kernel_padded`);
+  const split = g.op('Reshape', [padded, g.ints([0, 0, th, stride, tw, stride])], `${out}/kernel_phases`);
+  // Tap a of the correlation reads input row Y − (th − 1) + a, i.e. t = th − 1 − a: reverse t.
+  const flipped = g.op('Slice', [split, g.ints([-1, -1]), g.ints([-th - 1, -tw - 1]), g.ints([2, 4]), g.ints([-1, -1])], `${out}/kernel_flipped`);
+  // Output channel c·s² + p·s + q (DepthToSpace's CRD order), input channel m.
+  const phases = g.op('Reshape', [g.op('Transpose', [flipped], `${out}/kernel_crd`, { perm: [1, 3, 5, 0, 2, 4] }), g.ints([-1, m, th, tw])], `${out}/kernel_stacked`);
+  // Phase rows Y cover y + pad ∈ [0, s·Y_n); the input needs th − 1 rows of zeros before it.
+  const rows = Math.ceil((hIn + pt) / stride);
+  const cols = Math.ceil((wIn + pl) / stride);
+  const padBottom = Math.max(0, rows - hOut);
+  const padRight = Math.max(0, cols - wOut);
+  const conv = g.op('Conv', [x, phases], `${out}/phases`, { kernel_shape: [th, tw], strides: [1, 1], pads: [th - 1, tw - 1, padBottom, padRight] });
+  const shuffled = g.op('DepthToSpace', [conv], `${out}/shuffled`, { blocksize: stride, mode: 'CRD' });
+  const fullH = stride * (hOut + padBottom);
+  const fullW = stride * (wOut + padRight);
+  if (pt === 0 && pl === 0 && fullH === hIn && fullW === wIn) return g.op('Identity', [shuffled], out);
+  return g.op('Slice', [shuffled, g.ints([pt, pl]), g.ints([pt + hIn, pl + wIn]), g.ints([2, 3])], out);
 }
 
 /**

@@ -11,13 +11,17 @@ export const BATCH_INPUT_NAMES = { input: IO.input, target: IO.target } as const
 
 export type RawOutputs = Record<string, ort.Tensor>;
 
-/** Splits the batched outputs into one {@link LrpResult} per image. */
+/**
+ * Splits the batched outputs into one {@link LrpResult} per target: `count` targets, image-major,
+ * `perImage` of them for each image (their logits and probabilities are the image's).
+ */
 export function readOutputs(
   out: RawOutputs,
   count: number,
   info: { inputShape: readonly [number, number, number]; classes: number; layout: InputLayout },
   traceNames: readonly string[],
   debug: boolean,
+  perImage = 1,
 ): LrpResult[] {
   const [c, h, w] = info.inputShape;
   const classes = info.classes;
@@ -28,15 +32,17 @@ export function readOutputs(
   const start = floats(IO.startRelevance);
   const relevance = floats(IO.relevance);
   const attribution = floats(IO.attribution);
-  const trace = floats(IO.trace);
+  // Explainers compiled without the trace have no such output.
+  const trace = out[IO.trace]?.data as Float32Array | undefined;
   const t = traceNames.length;
   return Array.from({ length: count }, (_, i) => {
-    const ownLogits = logits.slice(i * classes, (i + 1) * classes);
+    const image = Math.floor(i / perImage);
+    const ownLogits = logits.slice(image * classes, (image + 1) * classes);
     const map = attribution.slice(i * h * w, (i + 1) * h * w);
     const result: LrpResult = {
       classIndex: argmax(ownLogits),
       logits: ownLogits,
-      probabilities: probabilities.slice(i * classes, (i + 1) * classes),
+      probabilities: probabilities.slice(image * classes, (image + 1) * classes),
       targetClass: Number(explained[i]),
       startRelevance: start[i]!,
       attribution: { data: map, shape: [h, w] },
@@ -46,7 +52,7 @@ export function readOutputs(
       },
     };
     if (debug) {
-      result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));
+      if (trace) result.trace = traceNames.map((name, k) => ({ name, sum: trace[i * t + k]! }));
       // Summed in float64: the map's float32 entries can be large and of both signs.
       let total = 0;
       for (let k = 0; k < map.length; k++) total += map[k]!;

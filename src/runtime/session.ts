@@ -9,7 +9,12 @@ export type { SessionOptions } from './platform.js';
 
 /** Creates an inference session from serialized ONNX bytes. */
 export async function createSession(model: Uint8Array, options: SessionOptions = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(model, {
+  return ort.InferenceSession.create(model, sessionOptions(options));
+}
+
+/** The onnxruntime options {@link createSession} uses (the profiling tool adds its own to these). */
+export function sessionOptions(options: SessionOptions = {}): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: options.graphOptimization ?? 'all',
     intraOpNumThreads: options.intraOpThreads ?? defaultThreads(),
@@ -17,7 +22,7 @@ export async function createSession(model: Uint8Array, options: SessionOptions =
     executionMode: 'sequential',
     enableCpuMemArena: true,
     enableMemPattern: true,
-  });
+  };
 }
 
 function defaultThreads(): number {
