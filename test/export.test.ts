@@ -5,7 +5,6 @@
  * `export` and `explain --weights model.onnx --labels` work end to end.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +12,8 @@ import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import { LrpResNet } from '../src/lrp-resnet.js';
-import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2, tvInput, tvPath } from './support/fixture.js';
+import { FIXTURE_WEIGHTS, relativeL2, tvInput, tvPath } from './support/fixture.js';
+import { runCli } from './support/process.js';
 
 const ONNX_MODEL = tvPath('tv-resnet18-w4', 'model.onnx');
 let model: LrpResNet;
@@ -112,17 +112,7 @@ test('labels: names for a custom head, checked against the class count', async (
   await assert.rejects(LrpResNet.load({ weights: ONNX_MODEL, labels: ['a', 'b'] }), /labels: 2 names for a model with 1000 classes/);
 });
 
-function cli(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(REPO_ROOT, 'dist/src/cli/main.js'), ...args], { cwd: REPO_ROOT, env: { PATH: process.env.PATH, HOME: dir } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const cli = (args: readonly string[]) => runCli(args, { home: dir });
 
 test('CLI: explain --weights model.onnx --labels, and export from a Keras file', async () => {
   const labels = join(dir, 'labels.json');

@@ -3,7 +3,6 @@
  * weights. Never touches the network: the ImageNet download is pointed at a closed local port.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -20,33 +19,17 @@ import { LrpResNet50, type LrpResult } from '../../src/lrp-resnet.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { RESNET50_FILE_NAMES } from '../../src/weights/imagenet.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2 } from '../support/fixture.js';
+import { runCli, type CliRun } from '../support/process.js';
 
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const SAMPLES = join(REPO_ROOT, 'assets', 'samples');
 const SAMPLE_FILES = ['astronaut.png', 'chelsea.png', 'coffee.png', 'rocket.jpg'];
 const HINT = 'see resnet-lrp explain --help';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs the CLI with a clean environment: no real cache, no way to reach the real download URL. */
 function cli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<Run> {
-  const env = options.env ?? {};
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: options.cwd ?? REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: tmp, RESNET_LRP_CACHE: join(tmp, 'no-cache'), RESNET_LRP_WEIGHTS_URL: closedUrl, ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { home: tmp, env: { RESNET_LRP_WEIGHTS_URL: closedUrl, ...options.env }, ...(options.cwd ? { cwd: options.cwd } : {}) });
 }
 
 /** `explain` with the fixture weights, writing into `out`. */

@@ -3,53 +3,19 @@
  * the fixture weights. Every run has its own timeout: a hang fails the test.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { FIXTURE_WEIGHTS, REPO_ROOT } from '../support/fixture.js';
+import { runCli, type CliOptions, type CliRun } from '../support/process.js';
 
-const CLI = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
 const SAMPLES = join(REPO_ROOT, 'assets', 'samples');
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  env?: NodeJS.ProcessEnv;
-  timeoutMs?: number;
-  /** Called once the child runs (to signal it, or to close its stdout). */
-  onStart?: (child: ReturnType<typeof spawn>) => void;
-}
-
-/** Runs the CLI; kills it and fails after `timeoutMs` (a hang). No network: the download URL is a closed port. */
-function cli(args: readonly string[], options: RunOptions = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, HOME: tmp, RESNET_LRP_CACHE: join(tmp, 'no-cache'), RESNET_LRP_WEIGHTS_URL: 'http://127.0.0.1:9/', ...options.env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stdout.on('error', () => undefined);
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`resnet-lrp ${args.join(' ')}: still running after ${options.timeoutMs ?? 20_000} ms (hang)\n${stderr}`));
-    }, options.timeoutMs ?? 20_000);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-    options.onStart?.(child);
-  });
+/** Runs the CLI with its own timeout (a hang fails the test). */
+function cli(args: readonly string[], options: Omit<CliOptions, 'home'> = {}): Promise<CliRun> {
+  return runCli(args, { timeoutMs: 20_000, ...options, home: tmp });
 }
 
 const explain = (out: string, ...args: string[]): string[] => ['explain', '--weights', FIXTURE_WEIGHTS, '--out', out, ...args];
@@ -199,7 +165,7 @@ describe('explain with hostile inputs', { concurrency: 2 }, () => {
   test('stdin is read when asked for ("-"), with the same size limit', async () => {
     const out = join(tmp, 'stdin');
     const image = await readFile(join(SAMPLES, 'chelsea.png'));
-    const feed = (bytes: Uint8Array) => (child: ReturnType<typeof spawn>) => {
+    const feed = (bytes: Uint8Array) => (child: ChildProcess) => {
       child.stdin!.on('error', () => undefined); // the child may stop reading at the limit
       child.stdin!.end(bytes);
     };

@@ -14,6 +14,7 @@ import { checkPixelLimit, decodeTargetSize, decoderMessage } from '../../src/ima
 import { loadImage } from '../../src/image/load.js';
 import { readRegularFile } from '../../src/image/read-file.js';
 import { REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
+import { within } from '../support/process.js';
 
 let dir: string;
 before(async () => {
@@ -22,13 +23,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Rejects when `promise` has not settled after `ms`: a hang fails the test instead of blocking it. */
-function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms} ms (hang)`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 describe('only regular files are read', () => {
   it('a FIFO is refused at once, not waited on', async () => {

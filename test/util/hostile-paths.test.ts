@@ -12,6 +12,7 @@ import { after, before, test } from 'node:test';
 import { writeFileAtomic } from '../../src/util/atomic-write.js';
 import { makeDirectory } from '../../src/util/make-dir.js';
 import { liveTemporaryFiles, removeStaleTemporaryFiles, removeTemporaryFilesNow } from '../../src/util/temp-files.js';
+import { within } from '../support/process.js';
 
 let dir: string;
 before(async () => {
@@ -20,12 +21,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-function within<T>(ms: number, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still running after ${ms} ms (hang)`)), ms)));
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 test('makeDirectory: nested folders created; procfs, files in the way and empty names refused at once', async () => {
   await makeDirectory(join(dir, 'a', 'b', 'c'));
