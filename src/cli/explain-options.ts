@@ -24,6 +24,10 @@ export interface ExplainSettings {
   readonly weights: WeightsChoice;
   /** Class to explain for every image (default: each image's predicted class). */
   readonly classIndex?: number;
+  /** Several classes per image from one forward pass: these indices (`--classes`)… */
+  readonly classes?: readonly number[];
+  /** …or the K highest-scoring ones (`--top-k`). Outputs get a `.c<index>` / `.top<rank>` tag. */
+  readonly topK?: number;
   readonly rules: LrpOptions;
   readonly precision: Precision;
   readonly quantize: number | false;
@@ -79,6 +83,10 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       description: 'class names: a JSON array of strings, one per model output' },
     { name: 'class', type: 'string', value: '<index>', default: 'the predicted class', group: MODEL,
       description: 'class to explain for every image, 0..classes-1' },
+    { name: 'classes', type: 'string', value: '<i,j,…>', default: 'off', group: MODEL,
+      description: 'explain several classes of every image from one forward pass; outputs <name>.c<index>.*' },
+    { name: 'top-k', type: 'string', value: '<K>', default: 'off', group: MODEL,
+      description: 'explain the K highest-scoring classes of every image from one forward pass; outputs <name>.top<rank>.*' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL,
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
@@ -168,6 +176,13 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
     str('max-file-size') === undefined ? DEFAULT_MAX_IMAGE_BYTES : integer('max-file-size', str('max-file-size')!, 1, 'an integer ≥ 1 (MiB)') * 2 ** 20;
   const formats = parseFormats(v.format as string[] | undefined);
   const classIndex = str('class') === undefined ? undefined : integer('class', str('class')!, 0, 'a class index ≥ 0');
+  const classes = str('classes') === undefined ? undefined : str('classes')!.split(',').map((c) => integer('classes', c.trim(), 0, 'a comma-separated list of class indices ≥ 0'));
+  const topK = str('top-k') === undefined ? undefined : integer('top-k', str('top-k')!, 1, 'an integer ≥ 1');
+  if ([classIndex, classes, topK].filter((o) => o !== undefined).length > 1) fail('choose one of --class, --classes and --top-k');
+  if (classes && new Set(classes).size !== classes.length) fail(`--classes lists a class twice: ${str('classes')}`);
+  if ((classes || topK !== undefined) && v.format && (v.format as string[]).some((f) => f.split(',').includes('trace'))) {
+    fail('--format trace needs one class per image: several classes share one run, which computes no per-block trace');
+  }
   const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FITS);
   if (str('labels') === '') fail('--labels needs a file: a JSON array of class names');
 
@@ -177,6 +192,8 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       inputs: positionals,
       weights: parseWeights(str('weights')),
       ...(classIndex !== undefined ? { classIndex } : {}),
+      ...(classes !== undefined ? { classes } : {}),
+      ...(topK !== undefined ? { topK } : {}),
       rules,
       precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
       quantize,

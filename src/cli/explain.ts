@@ -72,6 +72,10 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
     });
     try {
       checkClass(settings.classIndex, model.info.classes);
+      for (const c of settings.classes ?? []) checkClass(c, model.info.classes, 'classes');
+      if (settings.topK !== undefined && settings.topK > model.info.classes) {
+        throw new UsageError(`--top-k must be at most ${model.info.classes} (the model's classes), got ${settings.topK}`, 'explain');
+      }
     } catch (error) {
       await model.dispose();
       throw error;
@@ -124,17 +128,30 @@ async function loadModel(options: LoadOptions): Promise<LrpResNet> {
   }
 }
 
-function checkClass(classIndex: number | undefined, classes: number): void {
+function checkClass(classIndex: number | undefined, classes: number, option = 'class'): void {
   if (classIndex !== undefined && classIndex >= classes) {
-    throw new UsageError(`--class must be in 0..${classes - 1} (the model has ${classes} classes), got ${classIndex}`, 'explain');
+    throw new UsageError(`--${option} must be in 0..${classes - 1} (the model has ${classes} classes), got ${classIndex}`, 'explain');
   }
 }
+
+/**
+ * The output tags of one image: none for one class; `c<index>` per class of `--classes`;
+ * `top<rank>` for `--top-k` (known before the run, so `--resume` can check them).
+ */
+function outputTags(settings: ExplainSettings): string[] {
+  if (settings.classes) return settings.classes.map((c) => `c${c}`);
+  if (settings.topK !== undefined) return Array.from({ length: settings.topK }, (_, r) => `top${r + 1}`);
+  return [''];
+}
+
+const tagged = (name: string, tag: string): string => (tag ? `${name}.${tag}` : name);
 
 /** One input on its way through the pipeline. */
 interface Job {
   readonly index: number;
   readonly input: InputFile;
-  readonly paths: ReturnType<typeof outputPaths>;
+  /** Output paths per class explained (one entry unless --classes / --top-k). */
+  readonly paths: ReturnType<typeof outputPaths>[];
 }
 
 /** Explains every input (skipping complete ones with `--resume`); results in input order. */
@@ -145,17 +162,20 @@ async function explainAll(
   settings: ExplainSettings,
   io: CliIO,
 ): Promise<InputResult[]> {
-  const results: InputResult[] = [];
+  // One row per image and class explained, in input order.
+  const results: InputResult[][] = [];
   const jobs: Job[] = [];
   const [, size] = model.info.inputShape;
+  const tags = outputTags(settings);
+  const pathsOf = (input: InputFile) => tags.map((tag) => outputPaths(settings.outDir, tagged(input.name, tag), settings.formats));
   // --resume trusts only complete outputs (decoded, parsed, of the right size); checked a few at a time.
   const complete = await mapLimited(inputs, 8, async (input) =>
-    settings.resume && input.path !== STDIN_INPUT ? allComplete(outputPaths(settings.outDir, input.name, settings.formats), size, size) : false,
+    settings.resume && input.path !== STDIN_INPUT ? (await Promise.all(pathsOf(input).map((p) => allComplete(p, size, size)))).every(Boolean) : false,
   );
   for (const [index, input] of inputs.entries()) {
-    const paths = outputPaths(settings.outDir, input.name, settings.formats);
+    const paths = pathsOf(input);
     if (complete[index]) {
-      results[index] = { input: input.path, name: input.name, status: 'skipped', outputs: Object.values(paths) };
+      results[index] = [{ input: input.path, name: input.name, status: 'skipped', outputs: paths.flatMap((p) => Object.values(p)) }];
     } else {
       jobs.push({ index, input, paths });
     }
@@ -166,7 +186,7 @@ async function explainAll(
   const progress = createImageProgress(io.stderr, jobs.length, { enabled: !settings.quiet && jobs.length > 1 });
   const fail = (job: Job, error: unknown): void => {
     const reason = reasonFor(error, job.input.path);
-    results[job.index] = { input: job.input.path, name: job.input.name, status: 'failed', error: reason, outputs: [] };
+    results[job.index] = [{ input: job.input.path, name: job.input.name, status: 'failed', error: reason, outputs: [] }];
     progress.message(`error: ${printable(job.input.path)}: ${printable(reason)}`);
     progress.advance(printable(job.input.name));
   };
@@ -180,7 +200,24 @@ async function explainAll(
   };
 
   type Decoded = { job: Job; image: LoadedImage }[];
-  await runPipelined<Job, Decoded, { job: Job; image: LoadedImage; lrp: LrpResult }[]>(chunk(jobs, settings.batch), {
+  type Computed = { job: Job; image: LoadedImage; lrps: LrpResult[] }[];
+  // Several classes of one image share its forward pass: one run per image, K targets in it.
+  const multi = settings.classes !== undefined || settings.topK !== undefined;
+  const explainClasses = (input: Float32Array): Promise<LrpResult[]> =>
+    settings.classes ? model.computeLrp(input, { classIndices: settings.classes, debug: true }) : model.computeLrp(input, { topK: settings.topK!, debug: true });
+  const run = async (decoded: Decoded): Promise<LrpResult[][]> => {
+    if (!multi) {
+      const lrps = await model.computeLrpBatch(
+        decoded.map((d) => d.image.input),
+        { debug: true, ...(settings.classIndex !== undefined ? { classIndices: decoded.map(() => settings.classIndex) } : {}) },
+      );
+      return lrps.map((lrp) => [lrp]);
+    }
+    const out: LrpResult[][] = [];
+    for (const d of decoded) out.push(await explainClasses(d.image.input));
+    return out;
+  };
+  await runPipelined<Job, Decoded, Computed>(chunk(jobs, multi ? 1 : settings.batch), {
     async decode(batch) {
       const loaded = await Promise.allSettled(batch.map((job) => load(job.input.path)));
       const ok: Decoded = [];
@@ -190,16 +227,13 @@ async function explainAll(
     async compute(decoded) {
       if (decoded.length === 0) return [];
       try {
-        const lrps = await model.computeLrpBatch(
-          decoded.map((d) => d.image.input),
-          { debug: true, ...(settings.classIndex !== undefined ? { classIndices: decoded.map(() => settings.classIndex) } : {}) },
-        );
+        const lrps = await run(decoded);
         // A non-finite result is that image's failure, never a figure with NaN in it.
-        const ok: { job: Job; image: LoadedImage; lrp: LrpResult }[] = [];
+        const ok: Computed = [];
         decoded.forEach((d, i) => {
           try {
-            assertFiniteResult(lrps[i]!, d.job.input.path);
-            ok.push({ ...d, lrp: lrps[i]! });
+            for (const lrp of lrps[i]!) assertFiniteResult(lrp, d.job.input.path);
+            ok.push({ ...d, lrps: lrps[i]! });
           } catch (error) {
             fail(d.job, error);
           }
@@ -212,31 +246,35 @@ async function explainAll(
     },
     async write(computed) {
       await Promise.all(
-        computed.map(async ({ job, image, lrp }) => {
-          const explanation = explain(lrp, image, weights, model, settings, names);
+        computed.map(async ({ job, image, lrps }) => {
           try {
-            const written = await writeOutputs({
-              paths: job.paths,
-              image,
-              attribution: lrp.attribution.data,
-              explanation,
-              title: titleOf(explanation, weights),
-              style: { quantize: settings.quantize, positiveOnly: settings.positiveOnly, ...(settings.colormap ? { colormap: settings.colormap } : {}) },
-              includeMap: settings.includeMap,
-              ...(lrp.trace ? { trace: lrp.trace } : {}),
-            });
-            results[job.index] = {
-              input: job.input.path,
-              name: job.input.name,
-              status: 'ok',
-              predictedClass: explanation.prediction.classIndex,
-              className: explanation.prediction.className,
-              confidence: explanation.prediction.confidence,
-              targetClass: explanation.target.classIndex,
-              targetName: explanation.target.className,
-              conservationError: explanation.conservationError,
-              outputs: written,
-            };
+            const rows: InputResult[] = [];
+            for (const [k, lrp] of lrps.entries()) {
+              const explanation = explain(lrp, image, weights, model, settings, names);
+              const written = await writeOutputs({
+                paths: job.paths[k]!,
+                image,
+                attribution: lrp.attribution.data,
+                explanation,
+                title: titleOf(explanation, weights),
+                style: { quantize: settings.quantize, positiveOnly: settings.positiveOnly, ...(settings.colormap ? { colormap: settings.colormap } : {}) },
+                includeMap: settings.includeMap,
+                ...(lrp.trace ? { trace: lrp.trace } : {}),
+              });
+              rows.push({
+                input: job.input.path,
+                name: tagged(job.input.name, tags[k]!),
+                status: 'ok',
+                predictedClass: explanation.prediction.classIndex,
+                className: explanation.prediction.className,
+                confidence: explanation.prediction.confidence,
+                targetClass: explanation.target.classIndex,
+                targetName: explanation.target.className,
+                conservationError: explanation.conservationError,
+                outputs: written,
+              });
+            }
+            results[job.index] = rows;
             progress.advance(printable(job.input.name));
           } catch (error) {
             fail(job, error);
@@ -246,7 +284,7 @@ async function explainAll(
     },
   });
   progress.done();
-  return results;
+  return results.flat();
 }
 
 /** The JSON record of one result. */

@@ -1,0 +1,82 @@
+/**
+ * `explain --classes` / `--top-k`: several classes of every image from one forward pass, each
+ * written under its own tag, each equal to the single-class explanation computed in-process.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { readNpy } from '../../src/image/npy.js';
+import { LrpResNet } from '../../src/lrp-resnet.js';
+import { FIXTURE_WEIGHTS, relativeL2, SAMPLES_DIR } from '../support/fixture.js';
+import { runCli } from '../support/process.js';
+
+const CAT = join(SAMPLES_DIR, 'chelsea.png');
+let tmp: string;
+let model: LrpResNet;
+before(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'resnet-lrp-classes-'));
+  model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS });
+});
+after(async () => {
+  await model.dispose();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const explain = (out: string, ...args: string[]) => runCli(['explain', CAT, '--weights', FIXTURE_WEIGHTS, '-f', 'npy,json', '--out', out, '--quiet', ...args], { home: tmp });
+
+/** The in-process single-class map of the cat for `classIndex`. */
+async function singleClassMap(classIndex: number): Promise<Float32Array> {
+  const image = await model.loadImage(CAT);
+  return (await model.computeLrp(image.input, { classIndex })).attribution.data;
+}
+
+async function assertOutputs(out: string, tag: string, classIndex: number): Promise<void> {
+  const json = JSON.parse(await readFile(join(out, `chelsea.${tag}.lrp.json`), 'utf8'));
+  assert.equal(json.target.classIndex, classIndex, tag);
+  const map = await readNpy(join(out, `chelsea.${tag}.attribution.npy`));
+  const error = relativeL2(map.data, await singleClassMap(classIndex));
+  assert.ok(error < 1e-5, `${tag}: map differs from the single-class run by ${error}`);
+}
+
+describe('explain with several classes per image', () => {
+  test('--top-k 3: the three highest classes, ranked, each its own files', async () => {
+    const out = join(tmp, 'top');
+    const run = await explain(out, '--top-k', '3');
+    assert.equal(run.code, 0, run.stderr);
+    const [prediction] = await model.predict((await model.loadImage(CAT)).input);
+    const ranked = Array.from(prediction!.logits.keys()).sort((a, b) => prediction!.logits[b]! - prediction!.logits[a]! || a - b);
+    for (let r = 0; r < 3; r++) await assertOutputs(out, `top${r + 1}`, ranked[r]!);
+    assert.equal((await readdir(out)).length, 6);
+
+    // Complete outputs are skipped on --resume.
+    const again = await explain(out, '--top-k', '3', '--resume', '--json');
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(JSON.parse(again.stdout).map((r: { status: string }) => r.status), ['skipped']);
+  });
+
+  test('--classes 281,5: the named classes, tagged by index', async () => {
+    const out = join(tmp, 'named');
+    const run = await explain(out, '--classes', '281,5', '--json');
+    assert.equal(run.code, 0, run.stderr);
+    const rows = JSON.parse(run.stdout) as { name: string; targetClass: number }[];
+    assert.deepEqual(rows.map((r) => [r.name, r.targetClass]), [['chelsea.c281', 281], ['chelsea.c5', 5]]);
+    await assertOutputs(out, 'c281', 281);
+    await assertOutputs(out, 'c5', 5);
+  });
+
+  test('usage errors: one way of choosing classes, in range, no trace chart', async () => {
+    for (const [args, message] of [
+      [['--classes', '1,2', '--class', '3'], /choose one of --class, --classes and --top-k/],
+      [['--top-k', '1001'], /--top-k must be at most 1000/],
+      [['--classes', '4,1000'], /--classes must be in 0\.\.999/],
+      [['--classes', '4,4'], /lists a class twice/],
+      [['--top-k', '2', '-f', 'trace'], /--format trace needs one class per image/],
+    ] as const) {
+      const run = await explain(join(tmp, 'bad'), ...args);
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message);
+    }
+  });
+});
