@@ -9,7 +9,7 @@ import { INSDEL_DEFAULTS } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { expandBareQuantize, IMAGE_EXTENSIONS, RANDOM_WEIGHTS_SEED, type WeightsChoice } from './explain-options.js';
+import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -130,12 +130,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
     if (!allowed.includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
     return value;
   };
-  const weightsText = str('weights');
-  const weights: WeightsChoice =
-    weightsText === undefined || weightsText === 'imagenet' ? { kind: 'imagenet' }
-    : weightsText === 'random' ? { kind: 'random', seed: RANDOM_WEIGHTS_SEED }
-    : weightsText === '' ? fail('--weights needs a value: imagenet, random or a file path')
-    : { kind: 'file', path: weightsText };
+  const weights = parseWeights(str('weights'), EVALUATE_COMMAND.name);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
   return {

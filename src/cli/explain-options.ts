@@ -267,11 +267,11 @@ export function expandBareQuantize(argv: readonly string[]): string[] {
   return out;
 }
 
-/** `--weights` as a choice: imagenet (default), random, or a file (.h5 or .onnx). */
-export function parseWeights(value: string | undefined): WeightsChoice {
+/** `--weights` as a choice: imagenet (default), random, or a file (.h5 or .onnx); errors name `command`. */
+export function parseWeights(value: string | undefined, command: string = EXPLAIN_COMMAND.name): WeightsChoice {
   if (value === undefined || value === 'imagenet') return { kind: 'imagenet' };
   if (value === 'random') return { kind: 'random', seed: RANDOM_WEIGHTS_SEED };
-  if (value === '') fail('--weights needs a value: imagenet, random or a file path');
+  if (value === '') throw new UsageError('--weights needs a value: imagenet, random or a file path', command);
   return { kind: 'file', path: value };
 }
 
