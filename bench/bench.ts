@@ -73,7 +73,7 @@ const CASES: (Case | EvaluateCase | BrowserCase)[] = [
   { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { evaluate: true, methods: ['lrp', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
-  { browser: true, runs: 5 },
+  { browser: true, blocks: 3, runsPerBlock: 3 },
 ];
 
 /** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
