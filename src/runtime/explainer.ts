@@ -40,6 +40,13 @@ export function checkPrecision(precision: unknown): Precision {
   return precision;
 }
 
+/**
+ * How the explainer for several classes per image is compiled: N·K targets from one forward
+ * pass, the quotients a/z shared by the targets, and no trace (sums per target that only debug
+ * output would read; its conservation error comes from the map).
+ */
+export const CLASSES_EXPLAINER: Readonly<ExplainerOptions> = { targetsPerImage: 'many', trace: false, sharedQuotients: true };
+
 /** A ResNet with its compiled explainer on a given runtime. */
 export class Explainer {
   private forwardSession?: Promise<RuntimeSession>;
@@ -135,8 +142,7 @@ export class Explainer {
     const { classIndices, topK } = options as LrpClassesOptions;
     const targets = this.classTargets(classIndices, topK);
     this.classesSession ??= this.runtime.createSession(
-      // Without the trace: sums per target that only debug output reads (its conservation error comes from the map).
-      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model,
+      compileExplainer(this.graph, this.weights, this.config, this.info.precision, CLASSES_EXPLAINER).model,
       this.sessionOptions,
     );
     return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
@@ -224,7 +230,7 @@ export class Explainer {
 }
 
 /** Validates one image, an array of images or `{ data, shape }` against the model's input. */
-export function batchInput(
+function batchInput(
   input: ModelInput | readonly Float32Array[],
   description: InputDescription,
   [c, h, w]: readonly [number, number, number],
