@@ -25,6 +25,7 @@ import type { ModelWeights } from '../src/weights/types.js';
 import { torchvisionOnnx } from '../test/support/torch-onnx.js';
 import { compileForwardModel, IO } from '../src/onnx/classifier.js';
 import type { Precision } from '../src/onnx/graph-builder.js';
+import { CLASSES_EXPLAINER } from '../src/runtime/explainer.js';
 import { createSession, ort } from '../src/runtime/session.js';
 import { randomWeights } from '../src/weights/random.js';
 import { evaluateImage } from '../src/eval/evaluate-image.js';
@@ -184,7 +185,7 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
   const topK = { [IO.target]: new ort.Tensor('int64', BigInt64Array.from({ length: k }, (_, i) => BigInt(-(i + 1))), [k]) };
   const singles = Array.from({ length: k }, (_, i) => ({ [IO.target]: new ort.Tensor('int64', BigInt64Array.of(BigInt(-(i + 1))), [1]) }));
   // Several targets per image run on the explainer compiled for them, as computeLrp does.
-  const lrpMany = k > 1 ? await createSession(compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model) : undefined;
+  const lrpMany = k > 1 ? await createSession(compileExplainer(graph, weights, resolveLrpOptions({ preset: c.preset }), c.precision, CLASSES_EXPLAINER).model) : undefined;
   const runTopK = () => lrpMany!.run({ ...feeds, ...topK });
   const runSingles = async () => {
     for (const single of singles) await lrp.run({ ...feeds, ...single });

@@ -11,28 +11,28 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { readRegularFile } from './image/read-file.js';
-import { loadImage, type FitMode, type LoadedImage, type LoadImageOptions } from './image/load.js';
+import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load.js';
+import { compileExplainer, type ExplainerOptions } from './lrp/compiler.js';
+import { resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import type { ModelGraph } from './model/graph.js';
-import { imageShape, type InputDescription, type InputLayout } from './model/input.js';
+import type { InputDescription } from './model/input.js';
 import { classNames } from './model/labels.js';
 import { importOnnxResNet } from './model/onnx-import.js';
-import { withMetadata } from './onnx/graph-builder.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
-import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './runtime/outputs.js';
-import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from './lrp/compiler.js';
-import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
-import { compileForwardModel, inputShape, IO, outputUnits } from './onnx/classifier.js';
-import type { Precision } from './onnx/graph-builder.js';
-import { checkClassIndex, checkClassIndices, describeValue } from './runtime/input-checks.js';
-import { batchInput } from './runtime/explainer.js';
-import { createSession, ort, type SessionOptions } from './runtime/session.js';
+import { IO, outputUnits } from './onnx/classifier.js';
+import { withMetadata, type Precision } from './onnx/graph-builder.js';
+import { checkPrecision, Explainer } from './runtime/explainer.js';
+import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
+import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
-import { readKerasH5 } from './weights/keras-h5.js';
 import { checkWeightValues } from './weights/finite.js';
 import { isOnnxBytes, withInput } from './weights/from-bytes.js';
+import { readKerasH5 } from './weights/keras-h5.js';
 import { randomWeights } from './weights/random.js';
 import type { ModelWeights } from './weights/types.js';
+
+export type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 
 /** Where the weights come from. */
 export type WeightsSource =
@@ -81,82 +81,6 @@ export interface LoadOptions {
   labels?: readonly string[];
 }
 
-/**
- * One preprocessed image in the model's layout (Keras: H × W × C, BGR; ONNX: C × H × W,
- * RGB) or a batch with its shape ([N, …] in the same layout).
- */
-export type ModelInput = Float32Array | { data: Float32Array; shape: readonly number[] };
-
-export interface Prediction {
-  /** Index of the highest-scoring class. */
-  classIndex: number;
-  logits: Float32Array;
-  probabilities: Float32Array;
-}
-
-export interface LrpResult extends Prediction {
-  /** The class whose relevance was propagated (the predicted one unless requested). */
-  targetClass: number;
-  /** Relevance the target started with (its logit, or its probability with `start: 'softmax'`). */
-  startRelevance: number;
-  /** Relevance summed over channels: H × W, row-major. */
-  attribution: { data: Float32Array; shape: [number, number] };
-  /**
-   * Relevance per input value, in the model's layout and channel order: H × W × C (`HWC`,
-   * BGR for Keras files) or C × H × W (`CHW`, RGB for torchvision ONNX files).
-   */
-  relevance: { data: Float32Array; shape: [number, number, number]; layout: 'HWC' | 'CHW' };
-  /** With `debug`: relevance sum after each traced layer or block, from the output down. */
-  trace?: { name: string; sum: number }[];
-  /** With `debug`: |Σ R_input − R_start| / |R_start|. */
-  conservationError?: number;
-}
-
-export interface LrpCallOptions {
-  /** Class to explain (default: the predicted class). */
-  classIndex?: number;
-  /** Also return the relevance trace and the conservation error. */
-  debug?: boolean;
-}
-
-/**
- * Several classes of one image from one forward pass: the relevance pass is linear in the
- * start relevance, so the K targets run as one batch on the shared activations, z's and split
- * ratios. Give `classIndices` or `topK`.
- */
-export interface LrpClassesOptions {
-  /** The classes to explain, in the order of the results (repeats allowed). */
-  classIndices?: readonly number[];
-  /** The K classes with the highest logits, highest first (ties: lower index first). */
-  topK?: number;
-  /** The conservation error per class (no `trace`: this path does not compute the sums). */
-  debug?: boolean;
-}
-
-export interface LrpBatchOptions {
-  /** Class to explain per image; `undefined` entries (or a missing array) mean "predicted". */
-  classIndices?: readonly (number | undefined)[];
-  debug?: boolean;
-}
-
-/** What the loaded model is. */
-export interface ModelInfo {
-  /** e.g. `resnet50`, `resnet18`. */
-  architecture: string;
-  /** Where the weights came from (file path, `imagenet`, or `random(seed=…)`). */
-  weights: string;
-  /** The kind of file: a Keras HDF5 file, an ONNX file, or random weights. */
-  format: 'keras' | 'onnx' | 'random';
-  /** (C, H, W) of one image, whatever the layout. */
-  inputShape: [number, number, number];
-  /** How images become the input: layout, channel order, normalisation, size, resize policy. */
-  input: InputDescription;
-  classes: number;
-  precision: Precision;
-  /** The rule configuration in one line. */
-  rules: string;
-}
-
 /** Options of {@link LrpResNet.exportExplainer}. */
 export interface ExportOptions {
   /**
@@ -166,23 +90,15 @@ export interface ExportOptions {
   includePreprocessing?: boolean;
 }
 
-/** A ResNet with a compiled forward + LRP graph. */
+/**
+ * A ResNet with a compiled forward + LRP graph: the Node layer over the platform-free
+ * {@link Explainer} (which predicts and explains, here on onnxruntime-node), adding weight
+ * files, the ImageNet download, image files and the standalone export.
+ */
 export class LrpResNet {
-  private forwardSession?: Promise<ort.InferenceSession>;
-  /** The explainer for several targets per image (compiled on first use, see {@link LrpClassesOptions}). */
-  private classesSession?: Promise<ort.InferenceSession>;
-  private disposed = false;
-
   private constructor(
-    readonly graph: ModelGraph,
+    private readonly explainer: Explainer,
     private readonly weights: ModelWeights,
-    readonly config: LrpConfig,
-    private readonly compiled: CompiledExplainer,
-    private readonly session: ort.InferenceSession,
-    readonly info: ModelInfo,
-    private readonly sessionOptions: SessionOptions,
-    /** One name per class (ImageNet names, the `labels` option, or `class <i>`). */
-    readonly classNames: readonly string[],
   ) {}
 
   /**
@@ -193,30 +109,45 @@ export class LrpResNet {
    *   for invalid rule options.
    */
   static async load(options: LoadOptions = {}): Promise<LrpResNet> {
-    const config = resolveLrpOptions(options.rules);
-    const precision = options.precision ?? 'float32';
-    if (precision !== 'float32' && precision !== 'float64') throw new Error(`precision must be "float32" or "float64", got "${precision}"`);
+    // Checked before any weights are read (the ImageNet file is a 100 MB download).
+    resolveLrpOptions(options.rules);
+    const precision = checkPrecision(options.precision ?? 'float32');
     const { graph, weights, label, format } = await loadWeights(options);
-    const classes = outputUnits(graph);
-    const names = classNames(classes, options.labels);
-    const compiled = compileExplainer(graph, weights, config, precision);
-    const session = await createSession(compiled.model, options.session);
-    const info: ModelInfo = {
-      architecture: graph.name,
-      weights: label,
-      format,
-      inputShape: inputShape(graph),
-      input: graph.inputDescription,
-      classes,
-      precision,
-      rules: describeConfig(config),
-    };
-    return new LrpResNet(graph, weights, config, compiled, session, info, options.session ?? {}, names);
+    const explainer = await Explainer.create(nodeRuntime, {
+      graph, weights, label, format, precision, rules: options.rules, session: options.session,
+      classNames: classNames(outputUnits(graph), options.labels),
+    });
+    return new LrpResNet(explainer, weights);
+  }
+
+  /** The layer graph the weights were bound to. */
+  get graph(): ModelGraph {
+    return this.explainer.graph;
+  }
+
+  /** The resolved rule configuration. */
+  get config(): LrpConfig {
+    return this.explainer.config;
+  }
+
+  /** What the loaded model is. */
+  get info(): ModelInfo {
+    return this.explainer.info;
+  }
+
+  /** One name per class (ImageNet names, the `labels` option, or `class <i>`). */
+  get classNames(): readonly string[] {
+    return this.explainer.classNames;
   }
 
   /** How images become this model's input (one source of truth for loader, z_b bounds and "black"). */
   get inputDescription(): InputDescription {
-    return this.graph.inputDescription;
+    return this.explainer.inputDescription;
+  }
+
+  /** Names of the relevance trace entries, in order. */
+  get traceNames(): readonly string[] {
+    return this.explainer.traceNames;
   }
 
   /**
@@ -225,7 +156,7 @@ export class LrpResNet {
    * limits of {@link loadImage} (`maxPixels`, `maxBytes`) apply.
    */
   loadImage(source: string | Uint8Array, options: Pick<LoadImageOptions, 'fit' | 'maxPixels' | 'maxBytes'> = {}): Promise<LoadedImage> {
-    return loadImage(source, { ...options, input: this.graph.inputDescription });
+    return loadImage(source, { ...options, input: this.inputDescription });
   }
 
   /**
@@ -286,28 +217,13 @@ export class LrpResNet {
    * precision and session settings as the model; the caller releases the session.
    */
   async createExplainerSession(rules: LrpOptions, options: ExplainerOptions = {}): Promise<ort.InferenceSession> {
-    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
-    const compiled = compileExplainer(this.graph, this.weights, resolveLrpOptions(rules), this.info.precision, options);
-    return createSession(compiled.model, this.sessionOptions);
-  }
-
-  /** Names of the relevance trace entries, in order. */
-  get traceNames(): readonly string[] {
-    return this.compiled.traceNames;
+    // nodeRuntime's sessions are onnxruntime-node's.
+    return (await this.explainer.createExplainerSession(rules, options)) as unknown as ort.InferenceSession;
   }
 
   /** Logits, probabilities and predicted class, from a forward-only session (compiled on first use). */
-  async predict(input: ModelInput): Promise<Prediction[]> {
-    const { tensor, count } = this.inputTensor(input);
-    this.forwardSession ??= createSession(compileForwardModel(this.graph, this.weights, this.info.precision), this.sessionOptions);
-    const session = await this.forwardSession;
-    const out = await session.run({ [BATCH_INPUT_NAMES.input]: tensor });
-    const classes = this.info.classes;
-    return Array.from({ length: count }, (_, i) => {
-      const logits = (out.logits!.data as Float32Array).slice(i * classes, (i + 1) * classes);
-      const probabilities = (out.probabilities!.data as Float32Array).slice(i * classes, (i + 1) * classes);
-      return { classIndex: argmax(logits), logits, probabilities };
-    });
+  predict(input: ModelInput): Promise<Prediction[]> {
+    return this.explainer.predict(input);
   }
 
   /**
@@ -317,89 +233,18 @@ export class LrpResNet {
    */
   computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
   computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
-  async computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
-    const batch = this.inputTensor(input);
-    if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
-    const several = options !== null && typeof options === 'object' && ('classIndices' in options || 'topK' in options);
-    if (!several) {
-      const [result] = await this.explain(batch, [(options as LrpCallOptions | undefined)?.classIndex], options?.debug ?? false);
-      return result!;
-    }
-    const { classIndices, topK } = options as LrpClassesOptions;
-    const targets = this.classTargets(classIndices, topK);
-    this.classesSession ??= createSession(
-      // Without the trace: sums per target that only debug output reads (its conservation error comes from the map).
-      compileExplainer(this.graph, this.weights, this.config, this.info.precision, { targetsPerImage: 'many', trace: false, sharedQuotients: true }).model,
-      this.sessionOptions,
-    );
-    return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
-  }
-
-  /** The graph's targets for {@link LrpClassesOptions}: class indices, or −1…−K (the K highest logits). */
-  private classTargets(classIndices: unknown, topK: unknown): number[] {
-    if (classIndices !== undefined && topK !== undefined) throw new TypeError('give classIndices or topK, not both');
-    if (topK !== undefined) {
-      if (typeof topK !== 'number' || !Number.isInteger(topK) || topK < 1 || topK > this.info.classes) {
-        throw new RangeError(`topK must be an integer in 1..${this.info.classes} (the model's classes), got ${describeValue(topK)}`);
-      }
-      if (topK > 1 && explainsPredictedOnly(this.config)) throw new Error(`start rule "${this.config.start}" explains the predicted class only: topK must be 1`);
-      return Array.from({ length: topK }, (_, k) => -(k + 1));
-    }
-    const indices = checkClassIndices(classIndices);
-    if (indices.length === 0) throw new RangeError('classIndices is empty: give at least one class');
-    if (explainsPredictedOnly(this.config)) {
-      throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain chosen classes use start: 'softmax'`);
-    }
-    return indices.map((c, k) => {
-      if (c === undefined) throw new TypeError(`classIndices[${k}] is undefined: give a class index (or use topK)`);
-      return checkClassIndex(c, this.info.classes, 0);
-    });
+  computeLrp(input: ModelInput, options?: LrpCallOptions | LrpClassesOptions): Promise<LrpResult | LrpResult[]> {
+    return this.explainer.computeLrp(input, options as LrpCallOptions);
   }
 
   /** Explains a batch in one run; every image may have its own target class. */
-  async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
-    const batch = this.inputTensor(input);
-    return this.explain(batch, checkClassIndices(options?.classIndices), options?.debug ?? false);
-  }
-
-  /** One run of the explainer on an already validated batch. */
-  private async explain({ tensor, count }: { tensor: ort.Tensor; count: number }, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
-    if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
-    if (explainsPredictedOnly(this.config) && targets.some((t) => t !== undefined)) {
-      throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
-    }
-    const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(this.checkClass(targets[i], i)));
-    return this.run(this.session, tensor, target, count, 1, debug);
-  }
-
-  /** Runs an explainer on `count` images with `perImage` targets each (image-major). */
-  private async run(session: ort.InferenceSession, tensor: ort.Tensor, target: BigInt64Array, count: number, perImage: number, debug: boolean): Promise<LrpResult[]> {
-    const out = (await session.run({
-      [BATCH_INPUT_NAMES.input]: tensor,
-      [BATCH_INPUT_NAMES.target]: new ort.Tensor('int64', target, [target.length]),
-    })) as RawOutputs;
-    const traceNames = session === this.session ? this.compiled.traceNames : [];
-    return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, traceNames, debug, perImage);
+  computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
+    return this.explainer.computeLrpBatch(input, options);
   }
 
   /** Releases the onnxruntime sessions. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
-    this.disposed = true;
-    await this.session.release();
-    if (this.forwardSession) await (await this.forwardSession).release();
-    if (this.classesSession) await (await this.classesSession).release();
-  }
-
-  private checkClass(classIndex: unknown, image: number): number {
-    return checkClassIndex(classIndex, this.info.classes, image);
-  }
-
-  /** Validates the input and wraps it as a float32 tensor in the model's layout. */
-  private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: ort.Tensor; count: number } {
-    if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
-    const { data, dims, count } = batchInput(input, this.graph.inputDescription, this.info.inputShape);
-    return { tensor: new ort.Tensor('float32', data, [count, ...dims]), count };
+  dispose(): Promise<void> {
+    return this.explainer.dispose();
   }
 }
 

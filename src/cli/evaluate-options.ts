@@ -10,6 +10,7 @@ import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
+import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -100,16 +101,12 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   const { values: v, positionals } = parseCommandLine(EVALUATE_COMMAND, expandBareQuantize(argv));
   if (v.help) return { help: true };
   const str = (name: string): string | undefined => v[name] as string | undefined;
-  const fail = (message: string): never => {
-    throw new UsageError(message, EVALUATE_COMMAND.name);
-  };
+  const { fail, oneOf, integer } = optionValues(EVALUATE_COMMAND.name);
   if (positionals.length === 0) fail('no inputs: give image files or folders');
+  /** An integer option, or undefined when not given. */
   const int = (name: string, min: number, what: string): number | undefined => {
     const text = str(name);
-    if (text === undefined) return undefined;
-    const value = /^\+?\d+$/.test(text.trim()) ? Number(text) : NaN;
-    if (!Number.isSafeInteger(value) || value < min) fail(`--${name} must be ${what}, got "${text}"`);
-    return value;
+    return text === undefined ? undefined : integer(name, text, min, what);
   };
   const methods = (str('methods') ?? DEFAULT_METHODS.join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');
   if (methods.length === 0) fail('--methods needs at least one method');
@@ -125,11 +122,6 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
     if (!match || Number(match[2]) < 1 || Number(match[1]) >= Number(match[2])) fail(`--shard must be i/n with 0 ≤ i < n (e.g. 0/4), got "${shardText}"`);
     shard = { index: Number(match![1]), count: Number(match![2]) };
   }
-  const oneOf = <T extends string>(name: string, fallback: T, allowed: readonly T[]): T => {
-    const value = (str(name) ?? fallback) as T;
-    if (!allowed.includes(value)) fail(`--${name} must be one of ${allowed.join(', ')}, got "${value}"`);
-    return value;
-  };
   const weights = parseWeights(str('weights'), EVALUATE_COMMAND.name);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
@@ -146,8 +138,8 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       ...(perClass !== undefined ? { perClass } : {}),
       ...(shard ? { shard } : {}),
       weights,
-      precision: oneOf<Precision>('precision', 'float32', ['float32', 'float64']),
-      ...(str('fit') !== undefined ? { fit: oneOf<FitMode>('fit', 'resize', ['resize', 'center-crop']) } : {}),
+      precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
+      ...(str('fit') !== undefined ? { fit: oneOf('fit', str('fit'), FIT_MODES) } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,
       igSteps: int('ig-steps', 1, 'an integer ≥ 1') ?? DEFAULT_IG_STEPS,

@@ -11,6 +11,7 @@ import { DEFAULT_MAX_IMAGE_BYTES } from '../image/read-file.js';
 import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
+import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
@@ -59,8 +60,6 @@ export const RANDOM_WEIGHTS_SEED = 0;
 /** Extensions a folder is searched for (case-insensitive). */
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff'] as const;
 
-const FITS: readonly FitMode[] = ['resize', 'center-crop'];
-const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
 const d = PRESETS.default;
 
 const MODEL = 'Model';
@@ -146,6 +145,8 @@ export const EXPLAIN_COMMAND: CommandSpec = {
   ],
 };
 
+const { fail, oneOf, integer } = optionValues(EXPLAIN_COMMAND.name);
+
 /** What the command line asks for: help, or a run with these settings. */
 export type ExplainRequest = { help: true } | { help: false; settings: ExplainSettings };
 
@@ -183,7 +184,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
   if ((classes || topK !== undefined) && v.format && (v.format as string[]).some((f) => f.split(',').includes('trace'))) {
     fail('--format trace needs one class per image: several classes share one run, which computes no per-block trace');
   }
-  const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FITS);
+  const fit = str('fit') === undefined ? undefined : oneOf('fit', str('fit'), FIT_MODES);
   if (str('labels') === '') fail('--labels needs a file: a JSON array of class names');
 
   return {
@@ -284,17 +285,6 @@ function parseFormats(values: readonly string[] | undefined): OutputFormat[] {
   return OUTPUT_FORMATS.filter((f) => asked.includes(f));
 }
 
-function oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T {
-  if (!allowed.includes(value as T)) fail(`--${option} must be one of ${allowed.join(', ')}, got "${value}"`);
-  return value as T;
-}
-
-function integer(option: string, text: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
-  const value = /^[+-]?\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value) || value < min || value > max) fail(`--${option} must be ${what}, got "${text}"`);
-  return value;
-}
-
 /** `--max-pixels`: a pixel count, or megapixels with an `M` suffix (`200M`). */
 function pixelCount(text: string): number {
   const match = /^(\d+(?:\.\d+)?)([mM]?)$/.exec(text.trim());
@@ -313,8 +303,4 @@ function optionalNumber(option: string, text: string | undefined, ok: (x: number
 
 function ruleName(rule: RuleSpec): string {
   return typeof rule === 'string' ? rule : rule.name;
-}
-
-function fail(message: string): never {
-  throw new UsageError(message, EXPLAIN_COMMAND.name);
 }

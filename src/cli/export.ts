@@ -4,10 +4,10 @@
  */
 import { LrpResNet } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
-import type { Precision } from '../onnx/graph-builder.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
-import { formatHelp, parseCommandLine, UsageError, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
+import { optionValues, PRECISIONS } from './option-values.js';
+import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { resolveWeights } from './weights.js';
 
 const shared = (names: readonly string[]): OptionSpec[] => EXPLAIN_COMMAND.options.filter((o) => names.includes(o.name));
@@ -45,9 +45,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     return 0;
   }
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const usage = (message: string): never => {
-    throw new UsageError(message, EXPORT_COMMAND.name);
-  };
+  const { fail: usage, oneOf } = optionValues(EXPORT_COMMAND.name);
   if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}" (export takes options only)`);
   const out = str('out');
   if (!out) usage('--out <file.onnx> is required');
@@ -59,8 +57,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
   } catch (error) {
     usage((error as Error).message);
   }
-  const precision = str('precision') ?? 'float32';
-  if (precision !== 'float32' && precision !== 'float64') usage(`--precision must be one of float32, float64, got "${precision}"`);
+  const precision = oneOf('precision', str('precision') ?? 'float32', PRECISIONS);
   let labels: string[] | undefined;
   if (str('labels') !== undefined) {
     try {
@@ -74,7 +71,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
   const model = await LrpResNet.load({
     weights: weights.source,
     rules,
-    precision: precision as Precision,
+    precision,
     ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
     ...(labels ? { labels } : {}),
   });

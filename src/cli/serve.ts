@@ -10,7 +10,8 @@ import { createServer, type Server } from 'node:http';
 import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseWeights } from './explain-options.js';
-import { formatHelp, parseCommandLine, UsageError, type CliIO, type CommandSpec } from './usage.js';
+import { optionValues } from './option-values.js';
+import { formatHelp, parseCommandLine, type CliIO, type CommandSpec } from './usage.js';
 import { resolveWeights } from './weights.js';
 
 export const SERVE_COMMAND: CommandSpec = {
@@ -132,13 +133,9 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
     io.stdout.write(formatHelp(SERVE_COMMAND));
     return 0;
   }
-  const usage = (message: string): never => {
-    throw new UsageError(message, SERVE_COMMAND.name);
-  };
+  const { fail: usage, integer } = optionValues(SERVE_COMMAND.name);
   if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}" (serve takes options only)`);
-  const portText = (values.port as string | undefined) ?? '8080';
-  const port = /^\d+$/.test(portText) ? Number(portText) : NaN;
-  if (!(port >= 0 && port <= 65535)) usage(`--port must be an integer from 0 to 65535, got "${portText}"`);
+  const port = integer('port', (values.port as string | undefined) ?? '8080', 0, 'an integer from 0 to 65535', 65535);
   let model: ServeOptions['model'];
   const weights = values.weights as string | undefined;
   if (weights !== undefined) {

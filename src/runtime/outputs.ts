@@ -1,15 +1,16 @@
 /**
  * Reading a compiled explainer's outputs into per-image results.
  */
-import type { LrpResult } from '../lrp-resnet.js';
 import type { InputLayout } from '../model/input.js';
 import { IO } from '../onnx/classifier.js';
-import type { ort } from './session.js';
+import type { RuntimeTensor } from './platform.js';
+import type { LrpResult } from './types.js';
 
 /** The graph input names the runtime feeds. */
 export const BATCH_INPUT_NAMES = { input: IO.input, target: IO.target } as const;
 
-export type RawOutputs = Record<string, ort.Tensor>;
+/** A session's outputs by name. */
+export type RawOutputs = Record<string, RuntimeTensor>;
 
 /**
  * Splits the batched outputs into one {@link LrpResult} per target: `count` targets, image-major,

@@ -3,7 +3,7 @@
  * overflowing rule (`gamma 1e308`) or an input of 3e38 produce them. Callers that report results
  * (the CLI, analyzeImage) refuse such a result instead of printing `NaN %`.
  */
-import type { LrpResult } from '../lrp-resnet.js';
+import type { LrpResult } from './types.js';
 
 /**
  * What is non-finite in `result`, e.g. `the logits hold NaN (at index 3)`; `undefined` when

@@ -8,7 +8,12 @@
  * const model = await loadModel({ weights: 'models/resnet50.h5' });   // URL, File, bytes
  * const image = await decodeImage(file, model.inputDescription);       // Blob or bytes
  * const lrp = await model.computeLrp(image.input, { debug: true });
+ * const top3 = await model.computeLrp(image.input, { topK: 3 });     // 3 classes, one forward pass
  * ```
+ *
+ * `loadModel` gives the same {@link Explainer} the Node entry is built on: `predict`,
+ * `computeLrp` (one class, or `{ classIndices }` / `{ topK }` for several from one forward
+ * pass) and `computeLrpBatch` behave as `LrpResNet`'s.
  */
 import h5wasm from 'h5wasm';
 import * as ort from 'onnxruntime-web/wasm';
@@ -35,7 +40,7 @@ export { encodeNpy, decodeNpy } from '../image/npy-codec.js';
 export { rankClasses, type ClassScore } from '../model/top-k.js';
 export { PRESETS, SPLIT_MODES, START_MODES, describeConfig, explainsPredictedOnly, type LrpOptions, type PresetName } from '../lrp/presets.js';
 export type { InputDescription } from '../model/input.js';
-export type { LrpResult, Prediction } from '../lrp-resnet.js';
+export type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 export { ort };
 
 /** The 1000 ImageNet class names (class id = index). */
@@ -97,7 +102,9 @@ export interface WebLoadOptions {
 }
 
 /**
- * Loads a model file and compiles its explainer for onnxruntime-web.
+ * Loads a model file and compiles its explainer for onnxruntime-web. The explainer for several
+ * classes per image (`computeLrp(input, { classIndices })` or `{ topK }`) is compiled on its
+ * first use.
  *
  * @throws Error naming the file: not found, not HDF5 / ONNX, weights that do not fit, an
  *   unsupported ONNX graph.

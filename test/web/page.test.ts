@@ -40,6 +40,9 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
   let server: Awaited<ReturnType<typeof startServer>>;
   let node: LrpResult;
   let nodeClass: string;
+  /** The photo's model input, and Node's single-class results for its two highest logits. */
+  let input: Float32Array;
+  let nodeTop2: LrpResult[];
   const consoleErrors: string[] = [];
 
   before(async () => {
@@ -54,6 +57,10 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     const image = await model.loadImage(join(SAMPLES_DIR, 'chelsea.png'));
     node = await model.computeLrp(image.input, { debug: true });
     nodeClass = model.classNames[node.classIndex]!;
+    input = image.input;
+    const top2 = Array.from(node.logits.keys()).sort((a, b) => node.logits[b]! - node.logits[a]! || a - b).slice(0, 2);
+    nodeTop2 = [];
+    for (const classIndex of top2) nodeTop2.push(await model.computeLrp(image.input, { classIndex }));
     await model.dispose();
   });
 
@@ -165,5 +172,28 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     assert.match(await page.textContent('#error') ?? '', /^densenet\.onnx: node "\/conv2_block2\/Add" \(Concat\) concatenates feature maps/);
     await idle(page);
     assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
+  });
+
+  it('resnet-lrp/web explains K classes from one forward pass: Node\'s single-class maps', async () => {
+    const base64 = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64');
+    const got = (await page.evaluate(`(async () => {
+      const { loadModel } = await import('./resnet-lrp-web.js');
+      const bytes = Uint8Array.from(atob(${JSON.stringify(base64)}), (c) => c.charCodeAt(0));
+      const input = new Float32Array(bytes.buffer);
+      const model = await loadModel({ weights: 'assets/models/resnet50-w8.h5' });
+      try {
+        const top = await model.computeLrp(input, { topK: 2 });
+        const listed = await model.computeLrp(input, { classIndices: [top[1].targetClass, top[0].targetClass] });
+        return [...top, ...listed].map((r) => ({ targetClass: r.targetClass, attribution: Array.from(r.attribution.data) }));
+      } finally {
+        await model.dispose();
+      }
+    })()`)) as { targetClass: number; attribution: number[] }[];
+    const expected = [nodeTop2[0]!, nodeTop2[1]!, nodeTop2[1]!, nodeTop2[0]!];
+    assert.deepEqual(got.map((r) => r.targetClass), expected.map((r) => r.targetClass));
+    for (const [k, r] of got.entries()) {
+      const rel = relativeL2(r.attribution, expected[k]!.attribution.data);
+      assert.ok(rel <= 1e-5, `browser K-class result ${k} (class ${r.targetClass}) vs Node single class: rel. L2 ${rel}`);
+    }
   });
 });

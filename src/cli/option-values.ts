@@ -1,0 +1,51 @@
+/**
+ * Checks of option values shared by the commands: a choice from a list, an integer in a range.
+ * One wording everywhere: `--<option> must be …, got "<text>"`, as a UsageError of the command
+ * (so the message points at that command's help).
+ */
+import type { FitMode } from '../image/load.js';
+import type { Precision } from '../onnx/graph-builder.js';
+import { UsageError } from './usage.js';
+
+/** `--precision` of explain, evaluate and export. */
+export const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
+/** `--fit` of explain and evaluate. */
+export const FIT_MODES: readonly FitMode[] = ['resize', 'center-crop'];
+
+/** The value checks of one command. */
+export interface OptionValues {
+  /** @throws UsageError of the command, with `message`. */
+  fail(message: string): never;
+  /**
+   * `value` when it is one of `allowed`.
+   *
+   * @throws UsageError `--<option> must be one of a, b, got "<value>"`.
+   */
+  oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T;
+  /**
+   * `text` as an integer in `min..max`: digits with an optional `+`, blanks around allowed (a
+   * sign, a fraction or an exponent is refused, not rounded).
+   *
+   * @throws UsageError `--<option> must be <what>, got "<text>"`.
+   */
+  integer(option: string, text: string, min: number, what: string, max?: number): number;
+}
+
+/** The option value checks of `command` (its name as the commands' tables give it). */
+export function optionValues(command: string): OptionValues {
+  const fail = (message: string): never => {
+    throw new UsageError(message, command);
+  };
+  return {
+    fail,
+    oneOf<T extends string>(option: string, value: string | undefined, allowed: readonly T[]): T {
+      if (!allowed.includes(value as T)) fail(`--${option} must be one of ${allowed.join(', ')}, got "${value}"`);
+      return value as T;
+    },
+    integer(option: string, text: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
+      const value = /^\+?\d+$/.test(text.trim()) ? Number(text) : NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) fail(`--${option} must be ${what}, got "${text}"`);
+      return value;
+    },
+  };
+}
