@@ -9,6 +9,9 @@
  * const image = await decodeImage(file, model.inputDescription);       // Blob or bytes
  * const lrp = await model.computeLrp(image.input, { debug: true });
  * ```
+ *
+ * The same calls off the main thread (reading, compiling and runs in `resnet-lrp-worker.js`):
+ * `new ExplainerWorker()`, then `worker.loadModel(…)`, `worker.decodeImage(…)`, `model.computeLrp(…)`.
  */
 import h5wasm from 'h5wasm';
 import * as ort from 'onnxruntime-web/wasm';
@@ -28,6 +31,7 @@ export { colorize, colorScale, COLORMAP_NAMES, type ColormapName } from '../imag
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 export { figureLayout, figurePieces, formatScaleValue, type FigureOptions } from '../image/figure-parts.js';
 export { decodeImage, renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
+export { ExplainerWorker, RemoteExplainer, type WorkerLoadOptions } from './worker-client.js';
 export { traceChartSvg } from '../image/trace-chart.js';
 export { encodeNpy, decodeNpy } from '../image/npy-codec.js';
 export { rankClasses, type ClassScore } from '../model/top-k.js';
