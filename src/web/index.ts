@@ -129,7 +129,8 @@ export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
 
 /** Resolves after the browser has painted (at once where there is nothing to paint, e.g. a worker). */
 function nextPaint(): Promise<void> {
-  if (typeof requestAnimationFrame !== 'function') return Promise.resolve();
+  // Chromium's workers have requestAnimationFrame too, but no page of their own to show.
+  if (typeof requestAnimationFrame !== 'function' || typeof document === 'undefined') return Promise.resolve();
   return new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
 }
 
