@@ -166,6 +166,27 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     await page.setViewportSize({ width: 1100, height: 1400 });
   });
 
+  it('still runs as a library on a main thread, without the worker (as embedders use it)', async () => {
+    const plain = await browser.newPage();
+    try {
+      await plain.goto(`${server.url}config.json`);
+      const web = (await plain.evaluate(`(async () => {
+        const lib = await import('/resnet-lrp-web.js');
+        const model = await lib.loadModel({ weights: 'assets/models/resnet50-w8.h5' });
+        const photo = await (await fetch('assets/samples/chelsea.png')).blob();
+        const image = await lib.decodeImage(photo, model.inputDescription, { name: 'chelsea.png' });
+        const lrp = await model.computeLrp(image.input);
+        await model.dispose();
+        return { classIndex: lrp.classIndex, attribution: Array.from(lrp.attribution.data) };
+      })()`)) as { classIndex: number; attribution: number[] };
+      assert.equal(web.classIndex, node.classIndex);
+      const rel = relativeL2(Float32Array.from(web.attribution), node.attribution.data);
+      assert.ok(rel <= 1e-5, `main-thread library vs Node attribution rel. L2 ${rel}`);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('reports an unsupported ONNX graph with its node and op', async () => {
     await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
     await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
