@@ -40,6 +40,8 @@ export class ExplainerWorker {
   private readonly worker: Worker;
   private readonly pending = new Map<number, Pending>();
   private lastId = 0;
+  /** The script has loaded (it says `ready`); before that, an error event means it never will. */
+  private started = false;
   private failure?: Error;
 
   /**
@@ -52,12 +54,15 @@ export class ExplainerWorker {
     const url = options.url ?? new URL('./resnet-lrp-worker.js', import.meta.url);
     this.worker = new Worker(url, { type: 'module', name: 'resnet-lrp' });
     this.worker.addEventListener('message', (event: MessageEvent<WorkerResponse>) => this.receive(event.data));
-    // A script that does not load or throws at the top: every call so far and later fails with it.
+    // A script that does not load: every call so far and later fails. An uncaught error later
+    // (none of the requests' own, which come back as answers) fails the calls in flight only.
     this.worker.addEventListener('error', (event: ErrorEvent) => {
       event.preventDefault();
-      this.fail(new Error(`the explainer worker (${String(url)}) failed: ${event.message || 'its script did not load'}`));
+      const error = new Error(`the explainer worker (${String(url)}) failed: ${event.message || 'its script did not load'}`);
+      if (this.started) this.rejectPending(error);
+      else this.fail(error);
     });
-    this.worker.addEventListener('messageerror', () => this.fail(new Error('the explainer worker sent a message that cannot be read')));
+    this.worker.addEventListener('messageerror', () => this.rejectPending(new Error('the explainer worker sent a message that cannot be read')));
     if (options.runtime) void this.call('configure', { options: options.runtime }).catch(() => undefined);
   }
 
@@ -105,6 +110,10 @@ export class ExplainerWorker {
   }
 
   private receive(message: WorkerResponse): void {
+    if (message.type === 'ready') {
+      this.started = true;
+      return;
+    }
     const pending = this.pending.get(message.id);
     if (!pending) return;
     if (message.type === 'progress') {
@@ -118,6 +127,10 @@ export class ExplainerWorker {
 
   private fail(error: Error): void {
     this.failure ??= error;
+    this.rejectPending(error);
+  }
+
+  private rejectPending(error: Error): void {
     for (const pending of this.pending.values()) pending.reject(error);
     this.pending.clear();
   }

@@ -56,8 +56,9 @@ export type WorkerCallName = keyof WorkerCalls;
 /** Page → worker. */
 export type WorkerRequest = { [K in WorkerCallName]: { id: number; type: K } & WorkerCalls[K]['args'] }[WorkerCallName];
 
-/** Worker → page. */
+/** Worker → page (`ready` once, when its script has loaded). */
 export type WorkerResponse =
+  | { type: 'ready' }
   | { id: number; type: 'progress'; progress: LoadProgress }
   | { id: number; type: 'result'; value: unknown }
   | { id: number; type: 'error'; message: string };

@@ -96,3 +96,4 @@ scope.onmessage = (event) => {
   const request = event.data;
   queue = queue.then(() => answer(request));
 };
+scope.postMessage({ type: 'ready' });

@@ -192,6 +192,22 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     }
   });
 
+  it('an ExplainerWorker whose script is missing fails its calls with a message, not a hang', async () => {
+    const plain = await browser.newPage();
+    try {
+      await plain.goto(`${server.url}config.json`);
+      const messages = (await plain.evaluate(`(async () => {
+        const lib = await import('/resnet-lrp-web.js');
+        const worker = new lib.ExplainerWorker({ url: '/no-such-worker.js' });
+        const message = (call) => call().then(() => 'resolved', (err) => err.message);
+        return [await message(() => worker.loadModel({ weights: 'assets/models/resnet50-w8.h5' })), await message(() => worker.loadModel({ weights: new ArrayBuffer(8) }))];
+      })()`)) as string[];
+      for (const message of messages) assert.match(message, /^the explainer worker \(\/no-such-worker\.js\) failed: its script did not load$/);
+    } finally {
+      await plain.close();
+    }
+  });
+
   it('reports an unsupported ONNX graph with its node and op', async () => {
     await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
     await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
