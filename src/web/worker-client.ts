@@ -104,8 +104,9 @@ export class ExplainerWorker {
     if (this.failure) return Promise.reject(this.failure);
     const id = ++this.lastId;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });
+      // postMessage throws (a detached buffer, a value that cannot be cloned) before anything is sent.
       this.worker.postMessage({ id, type, ...args } as WorkerRequest, transfer);
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });
     });
   }
 

@@ -192,16 +192,22 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     }
   });
 
-  it('an ExplainerWorker whose script is missing fails its calls with a message, not a hang', async () => {
+  it('the library\'s ExplainerWorker: runtime options reach the worker; a missing script fails calls with a message, not a hang', async () => {
     const plain = await browser.newPage();
     try {
       await plain.goto(`${server.url}config.json`);
-      const messages = (await plain.evaluate(`(async () => {
+      const { threads, classes, messages } = (await plain.evaluate(`(async () => {
         const lib = await import('/resnet-lrp-web.js');
-        const worker = new lib.ExplainerWorker({ url: '/no-such-worker.js' });
+        const worker = new lib.ExplainerWorker({ runtime: { numThreads: 1 } });
+        const model = await worker.loadModel({ weights: 'assets/models/resnet50-w8.h5' });
+        worker.terminate();
+        const missing = new lib.ExplainerWorker({ url: '/no-such-worker.js' });
         const message = (call) => call().then(() => 'resolved', (err) => err.message);
-        return [await message(() => worker.loadModel({ weights: 'assets/models/resnet50-w8.h5' })), await message(() => worker.loadModel({ weights: new ArrayBuffer(8) }))];
-      })()`)) as string[];
+        const messages = [await message(() => missing.loadModel({ weights: 'assets/models/resnet50-w8.h5' })), await message(() => missing.loadModel({ weights: new ArrayBuffer(8) }))];
+        return { threads: model.runtime.numThreads, classes: model.info.classes, messages };
+      })()`)) as { threads: number; classes: number; messages: string[] };
+      assert.equal(threads, 1);
+      assert.equal(classes, node.probabilities.length);
       for (const message of messages) assert.match(message, /^the explainer worker \(\/no-such-worker\.js\) failed: its script did not load$/);
     } finally {
       await plain.close();
