@@ -1,7 +1,8 @@
 // Builds the browser bundle and the static page into dist/web/ (served by `resnet-lrp serve`,
 // or by any web host that sends the COOP/COEP headers for threads): the library entry
-// (resnet-lrp-web.js), the page (app.js, index.html, style.css), onnxruntime-web's WebAssembly
-// files, the bundled reference model and the sample photos.
+// (resnet-lrp-web.js), the explainer worker the page computes in (resnet-lrp-worker.js, a module
+// worker: it finds onnxruntime-web's files next to itself), the page (app.js, index.html,
+// style.css), onnxruntime-web's WebAssembly files, the bundled reference model and the sample photos.
 import { build } from 'esbuild';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -13,7 +14,11 @@ await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 
 await build({
-  entryPoints: { 'resnet-lrp-web': join(root, 'src/web/index.ts'), app: join(root, 'src/web/app.ts') },
+  entryPoints: {
+    'resnet-lrp-web': join(root, 'src/web/index.ts'),
+    'resnet-lrp-worker': join(root, 'src/web/worker.ts'),
+    app: join(root, 'src/web/app.ts'),
+  },
   outdir: out,
   bundle: true,
   splitting: true,

@@ -1,14 +1,21 @@
 /**
  * The page: pick a model and an image, see the top-5 classes, explain one, and look at input /
  * relevance / overlay, the colour scale and the conservation trace. Everything runs here, in
- * the browser (onnxruntime-web); the files never leave the machine.
+ * the browser (onnxruntime-web); the files never leave the machine. Reading models, compiling,
+ * decoding and the runs happen in a Web Worker (src/web/worker.ts): this thread only draws, so
+ * the page answers while a model compiles. It imports no onnxruntime or h5wasm itself.
  */
-import { blendOverlay, colorbarPixels, heatmapPixels } from '../image/figure-parts.js';
-import {
-  COLORMAP_NAMES, DEFAULT_QUANTIZE_LEVELS, PRESETS, SPLIT_MODES, decodeImage, encodeNpy, explainsPredictedOnly, formatScaleValue,
-  loadModel, modelBytes, rankClasses, renderFigureCanvas, rgbToImageData, traceChartSvg,
-  type ColormapName, type Explainer, type LoadProgress, type LrpOptions, type LrpResult, type PresetName, type WebImage,
-} from './index.js';
+import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
+import { blendOverlay, colorbarPixels, formatScaleValue, heatmapPixels } from '../image/figure-parts.js';
+import { encodeNpy } from '../image/npy-codec.js';
+import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { traceChartSvg } from '../image/trace-chart.js';
+import { PRESETS, SPLIT_MODES, explainsPredictedOnly, type LrpOptions, type PresetName } from '../lrp/presets.js';
+import type { LrpResult } from '../lrp-resnet.js';
+import { rankClasses } from '../model/top-k.js';
+import { renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
+import type { LoadProgress } from './index.js';
+import { ExplainerWorker, RemoteExplainer } from './worker-client.js';
 
 const REFERENCE_MODEL = { url: 'assets/models/resnet50-w8.h5', label: 'resnet50-w8.h5 (bundled reference model)' };
 const SAMPLES = ['chelsea.png', 'astronaut.png', 'coffee.png', 'rocket.jpg'];
@@ -47,10 +54,11 @@ const ui = {
   trace: $('trace-chart'),
 };
 
-/** What the page holds. */
+const worker = new ExplainerWorker();
+
+/** What the page holds (the model itself lives in the worker). */
 const state: {
-  modelBytes?: { bytes: Uint8Array; label: string };
-  model?: Explainer;
+  model?: RemoteExplainer;
   image?: WebImage & { name: string };
   result?: LrpResult;
 } = {};
@@ -100,11 +108,12 @@ function rules(): LrpOptions {
 async function fetchModel(url: string, label: string): Promise<void> {
   const started = performance.now();
   await compileModel(url, label);
-  console.info(`model ${label} ready in ${Math.round(performance.now() - started)} ms`);
+  const { numThreads, crossOriginIsolated } = state.model!.runtime;
+  console.info(`model ${label} ready in ${Math.round(performance.now() - started)} ms (worker: ${numThreads} threads, ${crossOriginIsolated ? '' : 'not '}cross-origin isolated)`);
 }
 
-/** Loads and compiles a model from a URL, a File or the bytes already read; keeps the old one on failure. */
-async function compileModel(source: string | Blob | Uint8Array, label: string): Promise<void> {
+/** Loads and compiles a model from a URL, a File, or the file of the current model (new rules); keeps the old one on failure. */
+async function compileModel(source: string | Blob | RemoteExplainer, label: string): Promise<void> {
   clearError();
   const onProgress = (p: LoadProgress): void => {
     if (p.stage === 'download') setStatus(`Downloading ${label}: ${(p.received / 1e6).toFixed(1)} MB${p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : ''}`, p.total ? p.received / p.total : 'busy');
@@ -112,12 +121,12 @@ async function compileModel(source: string | Blob | Uint8Array, label: string): 
     else setStatus('Compiling the explainer (forward + LRP in one ONNX graph)…', 'busy');
   };
   setStatus(`Loading ${label}…`, 'busy');
-  // Keep the bytes: changing the rules recompiles without reading the file again.
-  const { bytes } = await modelBytes(source, label, onProgress);
-  const model = await loadModel({ weights: bytes, label, rules: rules(), onProgress });
+  // The worker keeps the file's bytes: changing the rules recompiles without reading it again.
+  const model = source instanceof RemoteExplainer
+    ? await source.withRules(rules(), onProgress)
+    : await worker.loadModel({ weights: source, label, rules: rules(), onProgress });
   const old = state.model;
   state.model = model;
-  state.modelBytes = { bytes, label };
   await old?.dispose();
   setStatus(`Model ready: ${label} — ${model.info.architecture}, ${model.info.classes} classes, ${model.info.rules}`);
   if (state.image) await explain();
@@ -130,7 +139,7 @@ async function openImage(source: Blob, name: string): Promise<void> {
   clearError();
   if (!state.model) throw new Error('No model is loaded yet: choose a model first.');
   setStatus(`Decoding ${name}…`, 'busy');
-  const image = await decodeImage(source, state.model.inputDescription, { name });
+  const image = await worker.decodeImage(source, state.model.inputDescription, { name });
   state.image = { ...image, name };
   await explain();
 }
@@ -261,8 +270,10 @@ function syncSplit(): void {
 }
 
 function recompile(): void {
-  const held = state.modelBytes;
-  if (held) void run(() => compileModel(held.bytes, held.label));
+  // Queued: by its turn, the model may be another one.
+  void run(async () => {
+    if (state.model) await compileModel(state.model, state.model.info.weights);
+  });
 }
 
 function init(): void {

@@ -1,6 +1,6 @@
 /**
- * `resnet-lrp serve`: the page with the cross-origin isolation headers, the configured model
- * named in config.json and served, nothing outside the page's folder, usage errors.
+ * `resnet-lrp serve`: the page and its worker with the cross-origin isolation headers, the
+ * configured model named in config.json and served, nothing outside the page's folder, usage errors.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
@@ -32,6 +32,13 @@ test('serve: isolation headers, config.json, the model file, nothing outside dis
     assert.equal(page.headers.get('cross-origin-embedder-policy'), 'require-corp');
     assert.match(page.headers.get('content-type')!, /^text\/html/);
     assert.match(await page.text(), /<script type="module" src="app.js">/);
+    // The page's explainer worker: a module script, isolated like the page (its threads need it).
+    const worker = await fetch(`${server.url}resnet-lrp-worker.js`);
+    assert.equal(worker.status, 200);
+    assert.match(worker.headers.get('content-type')!, /^text\/javascript/);
+    assert.equal(worker.headers.get('cross-origin-embedder-policy'), 'require-corp');
+    assert.equal(worker.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(await worker.text(), await readFile(join(REPO_ROOT, 'dist', 'web', 'resnet-lrp-worker.js'), 'utf8'));
     const wasm = await fetch(`${server.url}ort-wasm-simd-threaded.wasm`, { method: 'HEAD' });
     assert.equal(wasm.headers.get('content-type'), 'application/wasm');
     const config = (await (await fetch(`${server.url}config.json`)).json()) as { model: { url: string; label: string } };
