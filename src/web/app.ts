@@ -11,7 +11,7 @@ import { encodeNpy } from '../image/npy-codec.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import { traceChartSvg } from '../image/trace-chart.js';
 import { PRESETS, SPLIT_MODES, explainsPredictedOnly, type LrpOptions, type PresetName } from '../lrp/presets.js';
-import type { LrpResult } from '../lrp-resnet.js';
+import type { LrpResult } from '../runtime/types.js';
 import { rankClasses } from '../model/top-k.js';
 import { renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
 import type { LoadProgress } from './index.js';

@@ -14,7 +14,7 @@
  */
 import type { FitMode } from '../image/resize.js';
 import type { LrpConfig, LrpOptions } from '../lrp/presets.js';
-import type { LrpCallOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../lrp-resnet.js';
+import type { LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 import type { InputDescription } from '../model/input.js';
 import type { WebImage } from './image.js';
 import type { LoadProgress, WebLoadOptions, WebRuntimeOptions } from './index.js';
@@ -162,8 +162,14 @@ export class RemoteExplainer {
     return this.info.input;
   }
 
-  /** Explains one image (the input is copied to the worker; the maps are transferred back). */
-  computeLrp(input: ModelInput, options: LrpCallOptions = {}): Promise<LrpResult> {
+  /**
+   * Explains one image, as `Explainer.computeLrp`: one class, or with `{ classIndices }` /
+   * `{ topK }` several classes from one forward pass (one result each). The input is copied
+   * to the worker; the maps are transferred back.
+   */
+  computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
+  computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
+  computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
     return this.worker.call('explain', { model: this.model, input, options });
   }
 

@@ -6,7 +6,7 @@
  */
 import type { FitMode } from '../image/resize.js';
 import type { LrpConfig, LrpOptions } from '../lrp/presets.js';
-import type { LrpCallOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../lrp-resnet.js';
+import type { LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 import type { InputDescription } from '../model/input.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import type { SessionOptions } from '../runtime/platform.js';
@@ -46,7 +46,8 @@ export interface WorkerCalls {
     result: ModelSummary;
   };
   decode: { args: { source: Blob | ArrayBuffer; description: InputDescription; options: { fit?: FitMode; name?: string; maxPixels?: number } }; result: WebImage };
-  explain: { args: { model: number; input: ModelInput; options: LrpCallOptions }; result: LrpResult };
+  /** One class (`LrpCallOptions`: one result) or several from one forward pass (`LrpClassesOptions`: one result each). */
+  explain: { args: { model: number; input: ModelInput; options: LrpCallOptions | LrpClassesOptions }; result: LrpResult | LrpResult[] };
   predict: { args: { model: number; input: ModelInput }; result: Prediction[] };
   dispose: { args: { model: number }; result: void };
 }

@@ -199,22 +199,31 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     }
   });
 
-  it('the library\'s ExplainerWorker: runtime options reach the worker; a missing script fails calls with a message, not a hang', async () => {
+  it('the library\'s ExplainerWorker: runtime options reach the worker, K classes come back; a missing script fails calls with a message, not a hang', async () => {
     const plain = await browser.newPage();
     try {
       await plain.goto(`${server.url}config.json`);
-      const { threads, classes, messages } = (await plain.evaluate(`(async () => {
+      const base64 = Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('base64');
+      const { threads, classes, messages, top } = (await plain.evaluate(`(async () => {
         const lib = await import('/resnet-lrp-web.js');
         const worker = new lib.ExplainerWorker({ runtime: { numThreads: 1 } });
         const model = await worker.loadModel({ weights: 'assets/models/resnet50-w8.h5' });
+        const bytes = Uint8Array.from(atob(${JSON.stringify(base64)}), (c) => c.charCodeAt(0));
+        const top = (await model.computeLrp(new Float32Array(bytes.buffer), { topK: 2 }))
+          .map((r) => ({ targetClass: r.targetClass, attribution: Array.from(r.attribution.data) }));
         worker.terminate();
         const missing = new lib.ExplainerWorker({ url: '/no-such-worker.js' });
         const message = (call) => call().then(() => 'resolved', (err) => err.message);
         const messages = [await message(() => missing.loadModel({ weights: 'assets/models/resnet50-w8.h5' })), await message(() => missing.loadModel({ weights: new ArrayBuffer(8) }))];
-        return { threads: model.runtime.numThreads, classes: model.info.classes, messages };
-      })()`)) as { threads: number; classes: number; messages: string[] };
+        return { threads: model.runtime.numThreads, classes: model.info.classes, messages, top };
+      })()`)) as { threads: number; classes: number; messages: string[]; top: { targetClass: number; attribution: number[] }[] };
       assert.equal(threads, 1);
       assert.equal(classes, node.probabilities.length);
+      assert.deepEqual(top.map((r) => r.targetClass), nodeTop2.map((r) => r.targetClass));
+      for (const [k, r] of top.entries()) {
+        const rel = relativeL2(r.attribution, nodeTop2[k]!.attribution.data);
+        assert.ok(rel <= 1e-5, `worker K-class result ${k} (class ${r.targetClass}) vs Node single class: rel. L2 ${rel}`);
+      }
       for (const message of messages) assert.match(message, /^the explainer worker \(\/no-such-worker\.js\) failed: its script did not load$/);
     } finally {
       await plain.close();
