@@ -5,14 +5,11 @@
  * worker. Large buffers (model bytes, pixels, maps) are transferred, not copied.
  */
 import type { FitMode } from '../image/resize.js';
-import type { LrpConfig, LrpOptions } from '../lrp/presets.js';
+import type { LrpConfig } from '../lrp/presets.js';
 import type { LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 import type { InputDescription } from '../model/input.js';
-import type { Precision } from '../onnx/graph-builder.js';
-import type { SessionOptions } from '../runtime/platform.js';
-import type { ClassifierHead } from '../weights/bind.js';
 import type { WebImage } from './image.js';
-import type { LoadProgress, WebRuntimeOptions } from './index.js';
+import type { LoadProgress, WebLoadOptions, WebRuntimeOptions } from './index.js';
 
 /** Where the worker gets a model file: an absolute URL, a file, bytes, or the file of a model it holds. */
 export type ModelSource = { url: string } | { blob: Blob } | { bytes: ArrayBuffer } | { sameFileAs: number };
@@ -33,16 +30,8 @@ export interface ModelSummary {
 export interface WorkerCalls {
   configure: { args: { options: WebRuntimeOptions }; result: void };
   load: {
-    args: {
-      source: ModelSource;
-      label?: string;
-      rules?: LrpOptions;
-      precision?: Precision;
-      labels?: readonly string[];
-      head?: ClassifierHead;
-      input?: Partial<Omit<InputDescription, 'layout'>>;
-      session?: SessionOptions;
-    };
+    /** `loadModel`'s options, the file as a {@link ModelSource}, and no callback (progress comes as messages). */
+    args: Omit<WebLoadOptions, 'weights' | 'onProgress'> & { source: ModelSource };
     result: ModelSummary;
   };
   decode: { args: { source: Blob | ArrayBuffer; description: InputDescription; options: { fit?: FitMode; name?: string; maxPixels?: number } }; result: WebImage };

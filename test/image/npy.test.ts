@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeNpy, encodeNpy, readNpy, writeNpy } from '../../src/image/npy.js';
 import { FIXTURE_DIR } from '../support/fixture.js';
