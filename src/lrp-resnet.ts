@@ -234,7 +234,7 @@ export class LrpResNet {
   computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
   computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
   computeLrp(input: ModelInput, options?: LrpCallOptions | LrpClassesOptions): Promise<LrpResult | LrpResult[]> {
-    return this.explainer.computeLrp(input, options as LrpCallOptions);
+    return this.explainer.computeLrp(input, options);
   }
 
   /** Explains a batch in one run; every image may have its own target class. */

@@ -131,6 +131,8 @@ export class Explainer {
    */
   computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
   computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
+  /** For callers that pass either kind of options on (the Node entry, the worker): the result follows them. */
+  computeLrp(input: ModelInput, options?: LrpCallOptions | LrpClassesOptions): Promise<LrpResult | LrpResult[]>;
   async computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
     const batch = this.inputTensor(input);
     if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);

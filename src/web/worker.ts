@@ -65,9 +65,7 @@ const handlers: { [K in keyof WorkerCalls]: (request: Extract<WorkerRequest, { t
   },
 
   async explain({ model, input, options }) {
-    const { explainer } = held(model);
-    // Two calls so that each matches one of computeLrp's overloads (one class, or several).
-    return 'classIndices' in options || 'topK' in options ? explainer.computeLrp(input, options) : explainer.computeLrp(input, options);
+    return held(model).explainer.computeLrp(input, options);
   },
 
   async predict({ model, input }) {
