@@ -36,6 +36,7 @@ import { classifierFromModel } from '../src/eval/model-classifier.js';
 import { loadImage } from '../src/image/load.js';
 import { LrpResNet50 } from '../src/lrp-resnet.js';
 import { runBrowserCase, type BrowserCase } from './browser.js';
+import { median, round } from './stats.js';
 
 interface Case {
   /** `keras-resnet50` (built in memory) or a torchvision model read from an ONNX file. */
@@ -229,15 +230,6 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
     runs: forwardMs.length,
     threads: 'default',
   };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function round(ms: number): number {
-  return Math.round(ms * 10) / 10;
 }
 
 const self = fileURLToPath(import.meta.url);

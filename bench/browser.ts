@@ -17,6 +17,7 @@ import { createSession, ort } from '../src/runtime/session.js';
 import { randomWeights } from '../src/weights/random.js';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../test/support/browser.js';
+import { median, round } from './stats.js';
 
 export interface BrowserCase {
   browser: true;
@@ -24,13 +25,6 @@ export interface BrowserCase {
   blocks: number;
   runsPerBlock: number;
 }
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-const round = (ms: number): number => Math.round(ms * 10) / 10;
 
 /** The same pseudo-random caffe-range input as the Node cases (the page repeats the arithmetic). */
 function benchInput(): Float32Array {

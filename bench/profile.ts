@@ -16,6 +16,7 @@ import { kerasResNet50 } from '../src/model/resnet.js';
 import { IO } from '../src/onnx/classifier.js';
 import { ort, sessionOptions } from '../src/runtime/session.js';
 import { randomWeights } from '../src/weights/random.js';
+import { median } from './stats.js';
 
 const [preset = 'default', batchArg = '1', runsArg = '10', classesArg = '1'] = process.argv.slice(2);
 const batch = Number(batchArg);
@@ -114,7 +115,3 @@ function countOpTypes(bytes: Uint8Array): Record<string, number> {
   return counts;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
