@@ -17,17 +17,16 @@ import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { compileExplainer } from '../src/lrp/compiler.js';
 import { resolveLrpOptions, type PresetName } from '../src/lrp/presets.js';
-import type { ModelGraph } from '../src/model/graph.js';
+import type { ModelGraph, ModelWeights } from '../src/graph/graph.js';
 import { TORCHVISION_INPUT } from '../src/model/input.js';
-import { importOnnxResNet } from '../src/model/onnx-import.js';
+import { importOnnx } from '../src/import/onnx.js';
 import { buildResNet, kerasResNet50, kerasResNetSpec, TORCH_BN_EPSILON } from '../src/model/resnet.js';
-import type { ModelWeights } from '../src/weights/types.js';
 import { torchvisionOnnx } from '../test/support/torch-onnx.js';
 import { compileForwardModel, IO } from '../src/onnx/classifier.js';
 import type { Precision } from '../src/onnx/graph-builder.js';
 import { CLASSES_EXPLAINER } from '../src/runtime/explainer.js';
 import { createSession, ort } from '../src/runtime/session.js';
-import { randomWeights } from '../src/weights/random.js';
+import { randomModel, randomWeights } from '../src/weights/random.js';
 import { evaluateImage } from '../src/eval/evaluate-image.js';
 import { InsertionDeletionEvaluator, DEFAULT_EVAL_BATCH } from '../src/eval/insertion-deletion.js';
 import { createMethod } from '../src/eval/methods.js';
@@ -83,7 +82,7 @@ function onnxModel(depth: 18 | 50): { graph: ModelGraph; weights: ModelWeights; 
   const spec = { ...kerasResNetSpec(50), strideOn: 'middle', convBias: false, bnEpsilon: TORCH_BN_EPSILON, input: TORCHVISION_INPUT } as const;
   const built = buildResNet(depth === 18 ? { ...spec, name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic' } : spec);
   const bytes = torchvisionOnnx(built, randomWeights(built, 0));
-  const { graph, weights } = importOnnxResNet(bytes);
+  const { graph, weights } = importOnnx(bytes);
   return { graph, weights, fileBytes: bytes.byteLength };
 }
 
@@ -151,8 +150,7 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
   let graph: ModelGraph;
   let weights: ModelWeights;
   if (c.model === 'keras-resnet50') {
-    graph = kerasResNet50();
-    weights = randomWeights(graph, 0);
+    ({ graph, weights } = randomModel(kerasResNet50(), 0));
   } else {
     ({ graph, weights } = onnxModel(c.model === 'onnx-resnet18' ? 18 : 50));
   }

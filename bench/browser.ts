@@ -14,7 +14,7 @@ import { resolveLrpOptions } from '../src/lrp/presets.js';
 import { kerasResNet50 } from '../src/model/resnet.js';
 import { compileForwardModel, IO } from '../src/onnx/classifier.js';
 import { createSession, ort } from '../src/runtime/session.js';
-import { randomWeights } from '../src/weights/random.js';
+import { randomModel } from '../src/weights/random.js';
 import type { Page } from 'playwright-core';
 import { launchChromium } from '../test/support/browser.js';
 import { median, round } from './stats.js';
@@ -38,8 +38,7 @@ function benchInput(): Float32Array {
 }
 
 export async function runBrowserCase(c: BrowserCase): Promise<Record<string, unknown>> {
-  const graph = kerasResNet50();
-  const weights = randomWeights(graph, 0);
+  const { graph, weights } = randomModel(kerasResNet50(), 0);
   const models = {
     forward: compileForwardModel(graph, weights, 'float32'),
     lrp: compileExplainer(graph, weights, resolveLrpOptions({ preset: 'default' }), 'float32').model,

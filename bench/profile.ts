@@ -15,7 +15,7 @@ import { resolveLrpOptions, type PresetName } from '../src/lrp/presets.js';
 import { kerasResNet50 } from '../src/model/resnet.js';
 import { IO } from '../src/onnx/classifier.js';
 import { ort, sessionOptions } from '../src/runtime/session.js';
-import { randomWeights } from '../src/weights/random.js';
+import { randomModel } from '../src/weights/random.js';
 import { median } from './stats.js';
 
 const [preset = 'default', batchArg = '1', runsArg = '10', classesArg = '1'] = process.argv.slice(2);
@@ -23,8 +23,7 @@ const batch = Number(batchArg);
 const runs = Number(runsArg);
 const k = Number(classesArg);
 
-const graph = kerasResNet50();
-const weights = randomWeights(graph, 0);
+const { graph, weights } = randomModel(kerasResNet50(), 0);
 const compiled = compileExplainer(graph, weights, resolveLrpOptions({ preset: preset as PresetName }), 'float32', { targetsPerImage: k > 1 ? 'many' : 'one', trace: k === 1, sharedQuotients: k > 1 });
 const prefix = join(tmpdir(), `resnet-lrp-profile-${process.pid}`);
 const optimized = `${prefix}.optimized.onnx`;

@@ -31,12 +31,13 @@ export { compileExplainer, tapOutputs, type CompiledExplainer, type ExplainerOpt
 export { compileForwardModel, IO } from './onnx/classifier.js';
 export type { Precision } from './onnx/graph-builder.js';
 export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
-export type { Layer, LayerParams, ModelGraph, ParamTensor } from './model/graph.js';
+export type { GraphNode, ModelGraph, ModelWeights, ParamTensor, Shape, TracePoint } from './graph/graph.js';
 export {
   CAFFE_INPUT, TORCHVISION_INPUT, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, inputBounds, blackValues, preprocessRgb, imageShape,
   type InputDescription, type InputLayout, type ChannelOrder, type ResizePolicy,
 } from './model/input.js';
-export { importOnnxResNet, OnnxImportError, type ImportedResNet, type OnnxImportOptions } from './model/onnx-import.js';
+export { importOnnx, OnnxImportError, SUPPORTED_OPS, type ImportedModel, type OnnxImportOptions } from './import/onnx.js';
+export { layersToGraph } from './import/keras.js';
 export { classNames, imagenetLabels, readLabelsFile, topK, type ClassScore } from './model/labels.js';
 export { loadImage, type LoadedImage, type LoadImageOptions, type FitMode } from './image/load.js';
 export { caffePreprocess, caffeInputBounds, CAFFE_MEAN_BGR } from './image/preprocess.js';
@@ -70,7 +71,7 @@ export { contextFromModel, type ModelContextOptions } from './eval/model-context
 export { explainerSession, type ExplainerSession } from './eval/explainer-session.js';
 export { gradientTimesInputMethod, guidedBackpropMethod, saliencyMethod } from './eval/gradient-methods.js';
 export { integratedGradientsMethod, DEFAULT_IG_STEPS, type IntegratedGradientsOptions } from './eval/integrated-gradients.js';
-export { gradcamMethod, lastStageLayer } from './eval/gradcam.js';
+export { gradcamMethod, lastSpatialNode } from './eval/gradcam.js';
 export { evaluateImage, type MethodOutcome } from './eval/evaluate-image.js';
 export { imagenetWnids, parseClassName, readLabelFile, labelOf } from './eval/labels.js';
 export { summarize, writeReport, type EvaluationReport, type MethodSummary, type ClassSummary } from './eval/report.js';

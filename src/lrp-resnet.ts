@@ -14,10 +14,11 @@ import { readRegularFile } from './image/read-file.js';
 import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load.js';
 import { compileExplainer, type ExplainerOptions } from './lrp/compiler.js';
 import { resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
-import type { ModelGraph } from './model/graph.js';
+import type { ModelGraph, ModelWeights } from './graph/graph.js';
+import { layersToGraph } from './import/keras.js';
+import { importOnnx } from './import/onnx.js';
 import type { InputDescription } from './model/input.js';
 import { classNames } from './model/labels.js';
-import { importOnnxResNet } from './model/onnx-import.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { IO, outputUnits } from './onnx/classifier.js';
 import { withMetadata, type Precision } from './onnx/graph-builder.js';
@@ -26,11 +27,9 @@ import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
-import { checkWeightValues } from './weights/finite.js';
 import { isOnnxBytes, withInput } from './weights/from-bytes.js';
 import { readKerasH5 } from './weights/keras-h5.js';
-import { randomWeights } from './weights/random.js';
-import type { ModelWeights } from './weights/types.js';
+import { randomModel } from './weights/random.js';
 
 export type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 
@@ -264,8 +263,8 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
-    const graph = withInput(buildResNet(kerasResNetSpec(50)), options.input);
-    return { graph, weights: randomWeights(graph, seed), label: `random(seed=${seed})`, format: 'random' };
+    const { graph, weights } = randomModel(buildResNet(kerasResNetSpec(50)), seed);
+    return { graph: withInput(graph, options.input), weights, label: `random(seed=${seed})`, format: 'random' };
   }
   let path: string | Uint8Array = source;
   if (source === 'imagenet') {
@@ -274,8 +273,7 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   if (await isOnnx(path)) {
     const bytes = typeof path === 'string' ? await readRegularFile(path, MAX_ONNX_BYTES) : path;
     const label = typeof path === 'string' ? path : '<onnx bytes>';
-    const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
-    checkWeightValues(imported.weights, label);
+    const imported = importOnnx(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
   }
   // Declared shapes are checked against the model before any value is read (no allocation
@@ -283,9 +281,9 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });
   const arch = inferKerasResNet(file);
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
-  const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
-  const weights = bindWeights(graph, file, options.head ? { head: options.head } : {});
-  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
+  const layers = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
+  const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, options.head ? { head: options.head } : {}));
+  return { graph: withInput(graph, options.input), weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
 }
 
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */

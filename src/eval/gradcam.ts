@@ -1,28 +1,44 @@
 /**
- * Grad-CAM (Selvaraju et al. 2017) at the last residual stage: A = the feature map the global
- * average pool reads (the last block's output), α_k = spatial mean of ∂y_t/∂A_k,
+ * Grad-CAM (Selvaraju et al. 2017) at the last spatial layer (or a node the caller names): A =
+ * the last feature map of the network with more than one position (a ResNet's last block
+ * output), α_k = spatial mean of ∂y_t/∂A_k,
  * map = ReLU(Σ_k α_k A_k) upsampled bilinearly to the input size (ONNX Resize, linear,
  * half_pixel: PyTorch's `F.interpolate(mode='bilinear', align_corners=False)`). All in the
  * explainer graph: A and ∂y_t/∂A are the activation and relevance of a tapped layer under the
  * `gradient` rules.
  */
-import type { ModelGraph } from '../model/graph.js';
-import { layerByName } from '../model/graph.js';
+import { GraphIndex, type ModelGraph } from '../graph/graph.js';
 import { BATCH } from '../onnx/classifier.js';
 import { MAP_OUTPUT } from './gradient-methods.js';
 import type { Attribution, AttributionMethod, MethodContext } from './methods.js';
 
-/** The layer Grad-CAM explains: the input of the global average pool that feeds the classifier. */
-export function lastStageLayer(graph: ModelGraph): string {
-  const head = layerByName(graph, graph.output);
-  const pool = head.inputs.length === 1 ? layerByName(graph, head.inputs[0]!) : undefined;
-  if (pool?.kind !== 'globalAvgPool') throw new Error(`gradcam: model ${graph.name}: the classifier ${head.name} does not read a global average pool`);
-  return pool.inputs[0]!;
+/**
+ * The node Grad-CAM explains by default: the last one (in graph order) whose output is a
+ * feature map with more than one position, i.e. the last spatial layer before the head.
+ *
+ * @throws Error when the graph has no such node.
+ */
+export function lastSpatialNode(graph: ModelGraph): string {
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i]!;
+    const shape = graph.shapes.get(node.outputs[0]!);
+    if (shape && shape.length === 3 && shape[1]! * shape[2]! > 1) return node.name;
+  }
+  throw new Error(`gradcam: model ${graph.name} has no feature map (C, H, W) with more than one position`);
+}
+
+/** The node Grad-CAM uses: `requested` (checked to output a feature map) or the last spatial one. */
+export function gradcamNode(graph: ModelGraph, requested?: string): string {
+  if (requested === undefined) return lastSpatialNode(graph);
+  const node = new GraphIndex(graph).node(requested);
+  const shape = graph.shapes.get(node.outputs[0]!);
+  if (!shape || shape.length !== 3) throw new Error(`gradcam: node ${requested} (${node.op}) outputs [${shape ?? ''}], not a feature map (C, H, W)`);
+  return requested;
 }
 
 export async function gradcamMethod(context: MethodContext): Promise<AttributionMethod> {
   const size = context.inputDescription.size;
-  const layer = lastStageLayer(context.graph);
+  const layer = gradcamNode(context.graph, context.gradcamNode);
   const session = await context.compileExplainer({ preset: 'gradient' }, {
     tapLayers: [layer],
     // Only ∂y_t/∂A is needed: the gradient below the last stage is not computed.

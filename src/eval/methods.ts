@@ -6,7 +6,7 @@
  * gradient baselines, Integrated Gradients, Grad-CAM and the random floor.
  */
 import type { ExplainerOptions } from '../lrp/compiler.js';
-import type { ModelGraph } from '../model/graph.js';
+import type { ModelGraph } from '../graph/graph.js';
 import type { InputDescription } from '../model/input.js';
 import { PRESETS, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import type { ExplainerSession } from './explainer-session.js';
@@ -46,8 +46,10 @@ export interface AttributionMethod {
 export interface MethodContext {
   /** The model's input description (layout, size, …). */
   readonly inputDescription: InputDescription;
-  /** The model's layer graph (Grad-CAM finds its last residual stage there). */
+  /** The model graph (Grad-CAM finds its last spatial layer there). */
   readonly graph: ModelGraph;
+  /** The node Grad-CAM explains (default: the last node whose output has more than one position). */
+  readonly gradcamNode?: string;
   /** The model with an LRP explainer compiled for these rules. */
   loadLrp(rules: LrpOptions): Promise<LrpModel>;
   /**

@@ -2,18 +2,19 @@
  * Compiles a model graph and an LRP configuration into one ONNX model that computes the
  * forward pass and the relevance of each image's target class in a single run.
  *
- * The relevance pass walks the layers in reverse topological order. Relevance reaching a
- * layer's output by several paths is summed when that layer is processed (all its consumers
- * come later in topological order, so they are done by then).
+ * The relevance pass walks the nodes in reverse topological order. Relevance reaching a
+ * tensor by several paths is summed when its producer is processed (all its consumers come
+ * later in topological order, so they are done by then). Each node's category decides how
+ * relevance crosses it (see `docs/lrp-spec.md`): linear rules for weighted layers and pools,
+ * the split at additions, exact adjoints for routing ops, pass-through (or the gradient) for
+ * activations, affine ops and gates.
  */
-import type { BatchNormLayer, Layer, MaxPoolLayer, ModelGraph } from '../model/graph.js';
-import { layerByName } from '../model/graph.js';
+import { floatAttr, GraphIndex, intAttr, intsAttr, type GraphNode, type ModelGraph, type ModelWeights, type TracePoint } from '../graph/graph.js';
 import { BATCH, emitClassifier, TARGETS, inputDims, inputShape, IO, outputUnits, type ClassifierOptions } from '../onnx/classifier.js';
 import { inputBounds } from '../model/input.js';
-import type { ForwardGraph } from '../onnx/forward.js';
+import { emitNode, type ForwardGraph } from '../onnx/forward.js';
 import type { Dim, OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js';
-import type { ModelWeights } from '../weights/types.js';
-import { assignRules, type AssignedRule } from './composite.js';
+import { assignRules, categoryOf, type AssignedRule, type OpCategory } from './composite.js';
 import { argmaxRouting, convOps, denseOps, globalSumOps, type LinearOps, transformKernel, twoByTwoSumOps, windowSumOps } from './linear-ops.js';
 import type { LrpConfig } from './presets.js';
 import { ruleData, type InputModifier, type LinearRule, type PoolWeights, type Rule, type RuleData, type RuleTerm } from './rules.js';
@@ -25,13 +26,34 @@ export interface CompiledExplainer {
   readonly model: Uint8Array;
   /** Names of the entries of the `trace` output, in order (from the start relevance down to the input). */
   readonly traceNames: readonly string[];
-  /** The rule chosen for every layer that takes one. */
+  /** The rule chosen for every node that takes one. */
   readonly rules: ReadonlyMap<string, AssignedRule>;
 }
 
 /** Name of the first trace entry, the start relevance at the output (`predictions:out` for Keras). */
 export function startTraceName(graph: ModelGraph): string {
-  return `${graph.output}:out`;
+  const producer = graph.nodes.find((n) => n.outputs.includes(graph.output));
+  return `${producer?.name ?? graph.output}:out`;
+}
+
+/** Name of the last trace entry of the default trace: the relevance at the input. */
+export const INPUT_TRACE_NAME = 'input';
+
+/** Ops whose output relevance the default trace records. */
+const TRACED_OPS = new Set(['Conv', 'Gemm', 'Add', 'Sum', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
+
+/**
+ * The default trace: the relevance at the output of every weighted layer, pool, addition and
+ * concatenation (keyed by node name, from the output down), then at the input.
+ */
+export function defaultTrace(graph: ModelGraph): TracePoint[] {
+  const points: TracePoint[] = [];
+  for (let i = graph.nodes.length - 1; i >= 0; i--) {
+    const node = graph.nodes[i]!;
+    if (TRACED_OPS.has(node.op) && node.inputs.some((x) => graph.shapes.has(x))) points.push({ name: node.name, tensors: node.outputs });
+  }
+  points.push({ name: INPUT_TRACE_NAME, tensors: [graph.input] });
+  return points;
 }
 
 /**
@@ -55,13 +77,13 @@ export interface ExplainerOptions extends ClassifierOptions {
    */
   sharedQuotients?: boolean;
   /**
-   * Layers whose forward activation and relevance (NCHW, or (N, units)) become the outputs
-   * {@link tapOutputs}(name): with the gradient rules, the relevance is ∂y_t/∂(layer output).
+   * Nodes whose forward output and its relevance (NCHW, or (N, units)) become the outputs
+   * {@link tapOutputs}(name): with the gradient rules, the relevance is ∂y_t/∂(node output).
    */
   readonly tapLayers?: readonly string[];
   /**
-   * Stop the relevance pass once every tapped layer has its relevance (for methods that need
-   * only the taps, e.g. Grad-CAM): the layers below are not computed, and the outputs are
+   * Stop the relevance pass once every tapped node has its relevance (for methods that need
+   * only the taps, e.g. Grad-CAM): the nodes below are not computed, and the outputs are
    * the logits, probabilities, explained class, start relevance and the taps.
    */
   readonly stopAtTaps?: boolean;
@@ -75,33 +97,48 @@ export interface ExplainerTensors {
   readonly image: string;
   /** Its relevance, (N, C, H, W); undefined with {@link ExplainerOptions.stopAtTaps}. */
   readonly relevance: string | undefined;
-  /** Per tapped layer: its forward activation and the relevance at its output. */
+  /** Per tapped node: its forward output and the relevance at it. */
   readonly taps: ReadonlyMap<string, { readonly activation: string; readonly relevance: string; readonly shape: readonly number[] }>;
 }
 
-/** Output names of a tapped layer's activation and relevance. */
+/** Output names of a tapped node's activation and relevance. */
 export function tapOutputs(layer: string): { activation: string; relevance: string } {
   return { activation: `tap:${layer}:activation`, relevance: `tap:${layer}:relevance` };
 }
 
-/** Layer kinds traced on their own when outside a group (a residual block). */
-const TRACED_KINDS: ReadonlySet<Layer['kind']> = new Set(['conv', 'dense', 'maxPool', 'globalAvgPool']);
 
 /** Compiles `graph` with `weights` into a forward + relevance model under `config`. */
 export function compileExplainer(graph: ModelGraph, weights: ModelWeights, config: LrpConfig, precision: Precision = 'float32', options: ExplainerOptions = {}): CompiledExplainer {
   const rules = assignRules(graph, config);
-  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
-  const compiler = new RelevanceCompiler(graph, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one', options.sharedQuotients ?? false);
-  for (const name of options.tapLayers ?? []) layerByName(graph, name); // unknown names fail here, naming the layer
+  const index = new GraphIndex(graph);
+  for (const name of options.tapLayers ?? []) index.node(name); // unknown names fail here, naming the node
   const taps = new Set(options.tapLayers ?? []);
   if (options.stopAtTaps && taps.size === 0) throw new Error('stopAtTaps needs tapLayers');
+  const classifier = emitClassifier(`${graph.name}_lrp`, graph, weights, precision, options);
+  const compiler = new RelevanceCompiler(index, weights, classifier.g, classifier.forward, rules, config, options.targetsPerImage ?? 'one', options.sharedQuotients ?? false);
   const traceNames = compiler.emit(classifier.logits, classifier.probabilities, options.trace ?? true, taps, options.stopAtTaps ?? false);
   if (options.extend) options.extend(classifier.g, { image: classifier.image, relevance: compiler.inputRelevance, taps: compiler.taps });
   return { model: classifier.g.toBytes(), traceNames, rules };
 }
 
+/** Activations with f(0) = 0: relevance passed through them vanishes where their input does. */
+function zeroAtZero(node: GraphNode): boolean {
+  switch (node.op) {
+    case 'Relu':
+    case 'LeakyRelu':
+    case 'HardSwish':
+    case 'Tanh':
+      return true;
+    case 'Clip':
+      return floatAttr(node, 'min') <= 0 && floatAttr(node, 'max') >= 0;
+    default:
+      return false;
+  }
+}
+
 class RelevanceCompiler {
-  /** Relevance contributions arriving at each layer's output, summed lazily. */
+  private readonly graph: ModelGraph;
+  /** Relevance contributions arriving at each tensor, summed lazily. */
   private readonly relevance = new Map<string, string[]>();
   /**
    * Several targets per image: relevance a ⊙ c kept as its two factors until needed. The next
@@ -109,21 +146,21 @@ class RelevanceCompiler {
    * one product per target instead of a product and a division.
    */
   private readonly factors = new Map<string, { readonly a: string; readonly c: string }>();
+  private readonly materialized = new Map<string, string>();
+  /** Tensors proved ≥ 0 (ReLU outputs and what routing, pools and sums make of them). */
   private readonly nonNegative = new Set<string>();
-  private readonly traceSums: string[] = [];
-  private readonly traceNames: string[] = [];
-  /** Tapped layers' activation and relevance, filled by {@link emit}. */
+  /** Tensors proved to receive relevance 0 wherever their value is 0. */
+  private readonly zeroWhereZero: ReadonlySet<string>;
+  private readonly categories = new Map<GraphNode, OpCategory>();
+  /** Tapped nodes' activation and relevance, filled by {@link emit}. */
   readonly taps = new Map<string, { activation: string; relevance: string; shape: readonly number[] }>();
   /** The input relevance (N, C, H, W), set by {@link emit}. */
   inputRelevance?: string;
-
-  /** Forward tensors of every layer, kernels and biases (ONNX layout). */
-  private readonly outputs: ReadonlyMap<string, string>;
-  private readonly kernels: ReadonlyMap<string, string>;
-  private readonly biases: ReadonlyMap<string, string>;
+  /** Forward tensors of every graph tensor (computed ones and parameters). */
+  private readonly tensors: ReadonlyMap<string, string>;
 
   constructor(
-    private readonly graph: ModelGraph,
+    private readonly index: GraphIndex,
     private readonly weights: ModelWeights,
     private readonly g: OnnxGraphBuilder,
     forward: ForwardGraph,
@@ -132,64 +169,94 @@ class RelevanceCompiler {
     private readonly targetsPerImage: 'one' | 'many',
     private readonly sharedQuotients: boolean,
   ) {
-    ({ outputs: this.outputs, kernels: this.kernels, biases: this.biases } = forward);
-    for (const layer of graph.layers) if (producesNonNegative(layer, this.nonNegative)) this.nonNegative.add(layer.name);
+    this.graph = index.graph;
+    this.tensors = forward.tensors;
+    for (const node of this.graph.nodes) {
+      this.categories.set(node, categoryOf(node, index));
+      if (this.producesNonNegative(node)) for (const o of node.outputs) this.nonNegative.add(o);
+    }
     this.zeroWhereZero = this.relevanceZeroWhereZero();
   }
 
-  /** Layers whose output is proved to receive relevance 0 wherever the output itself is 0. */
-  private readonly zeroWhereZero: ReadonlySet<string>;
+  private category(node: GraphNode): OpCategory {
+    return this.categories.get(node)!;
+  }
+
+  /** Whether a node's outputs are ≥ 0 given which earlier tensors are. */
+  private producesNonNegative(node: GraphNode): boolean {
+    switch (node.op) {
+      case 'Relu':
+      case 'Sigmoid':
+      case 'HardSigmoid':
+        return true;
+      case 'Clip':
+        return floatAttr(node, 'min') >= 0;
+      default: {
+        const computed = node.inputs.filter((i) => !this.index.isParameter(i));
+        const fromNonNegative = computed.length > 0 && computed.every((i) => this.nonNegative.has(i));
+        const category = this.category(node);
+        return fromNonNegative && (category === 'routing' || category === 'maxPool' || category === 'avgPool' || category === 'add');
+      }
+    }
+  }
 
   /**
-   * Which layer outputs receive relevance 0 wherever their value is 0, under the assigned rules
-   * (in reverse topological order: a layer's consumers are decided before it). True when every
-   * consumer sends back something that vanishes where this output does: a linear rule whose
-   * terms all multiply the activation (reducer `input`), a gradient ReLU mask, a ratio split
-   * (its share is ∝ |x_k|; where all inputs are 0 it relies on its own output), or a ReLU or
-   * zero padding passing on relevance of an output that is 0 where this one is.
+   * Which tensors receive relevance 0 wherever their value is 0, under the assigned rules (in
+   * reverse topological order: a tensor's consumers are decided before it). True when every
+   * consumer sends back something that vanishes where this tensor does: a linear rule whose
+   * terms all multiply the activation (reducer `input`), a ReLU gradient mask, a ratio split
+   * (its share is ∝ |x_k|; where all inputs are 0 it relies on its own output), or a routing op,
+   * gate, scaling or zero-preserving activation passing on relevance of an output that is 0
+   * where this tensor is.
    */
   private relevanceZeroWhereZero(): Set<string> {
-    const consumers = new Map<string, Layer[]>();
-    for (const layer of this.graph.layers) for (const input of layer.inputs) consumers.set(input, [...(consumers.get(input) ?? []), layer]);
     const proved = new Set<string>();
-    const multipliesActivation = (rule: LinearRule) => rule.reducer === 'input' && rule.terms.every((t) => t.input === 'activation');
-    const safe = (consumer: Layer): boolean => {
-      switch (consumer.kind) {
-        case 'conv':
-        case 'dense':
+    const multipliesActivation = (rule: LinearRule) => rule.reducer === 'input' && rule.terms.every((t) => t.input.startsWith('activation'));
+    const outputsProved = (node: GraphNode) => node.outputs.every((o) => proved.has(o));
+    const safe = (consumer: GraphNode, tensor: string): boolean => {
+      switch (this.category(consumer)) {
+        case 'linear':
           return multipliesActivation(this.data(consumer, 'linear'));
-        case 'globalAvgPool':
+        case 'avgPool':
           return multipliesActivation(this.data(consumer, 'globalAvgPool').rule);
         case 'maxPool': {
           const data = this.data(consumer, 'maxPool');
           return data.propagate === 'windows' && multipliesActivation(data.rule);
         }
-        case 'relu':
-          // A mask zeroes where the input is ≤ 0; a pass-through hands on the output's relevance
-          // (relu(x) = 0 where x = 0).
-          return this.data(consumer, 'relu').mask !== 'none' || proved.has(consumer.name);
-        case 'zeroPad':
-          return proved.has(consumer.name);
+        case 'activation': {
+          // A mask zeroes where the ReLU's input is ≤ 0; a pass-through hands on the output's
+          // relevance (f(0) = 0 for these activations).
+          const mask = this.data(consumer, 'relu').mask;
+          if (consumer.op === 'Relu' && mask !== 'none') return true;
+          return mask === 'none' && zeroAtZero(consumer) && outputsProved(consumer);
+        }
+        case 'routing':
+          return outputsProved(consumer);
+        case 'gate':
+          // y = x·g is 0 where x is; g's branch gets nothing under LRP.
+          return tensor === consumer.inputs[0] ? outputsProved(consumer) : this.data(consumer, 'relu').mask === 'none';
+        case 'affine':
+          return (consumer.op === 'Mul' || consumer.op === 'Div') && outputsProved(consumer);
         case 'add': {
           // Share ∝ |x_k|: 0 where x_k = 0 unless all inputs are 0, where the sum is 0 too. The
           // last input's share is the remainder R − R·|x_0|/|x_0|: exactly 0 with two inputs only.
           const { split } = this.data(consumer, 'add');
-          return split === 'ratio-no-fallback' || (split === 'ratio' && consumer.inputs.length === 2 && proved.has(consumer.name));
+          return split === 'ratio-no-fallback' || (split === 'ratio' && consumer.inputs.length === 2 && outputsProved(consumer));
         }
-        default:
-          return false;
       }
     };
-    for (let i = this.graph.layers.length - 1; i >= 0; i--) {
-      const layer = this.graph.layers[i]!;
-      const users = consumers.get(layer.name) ?? [];
-      if (layer.name !== this.graph.output && users.length > 0 && users.every(safe)) proved.add(layer.name);
+    for (let i = this.graph.nodes.length - 1; i >= -1; i--) {
+      const tensors = i >= 0 ? this.graph.nodes[i]!.outputs : [this.graph.input];
+      for (const tensor of tensors) {
+        const users = this.index.consumers.get(tensor) ?? [];
+        if (tensor !== this.graph.output && users.length > 0 && users.every((u) => safe(u, tensor))) proved.add(tensor);
+      }
     }
     return proved;
   }
 
   /** Emits the relevance pass and its outputs; returns the trace names. */
-  emit(logits: string, probabilities: string, withTrace: boolean, tapLayers: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
+  emit(logits: string, probabilities: string, withTrace: boolean, tapNodes: ReadonlySet<string> = new Set(), stopAtTaps = false): string[] {
     const { g, graph } = this;
     const classes = outputUnits(graph);
     const [, h, w] = inputShape(graph);
@@ -204,7 +271,7 @@ class RelevanceCompiler {
     const perImage = many
       ? g.op('Reshape', [IO.target, g.op('Concat', [g.op('Shape', [logits], 'images', { start: 0, end: 1 }), g.ints([-1])], 'targets_shape', { axis: 0 })], 'targets_per_image')
       : g.op('Unsqueeze', [IO.target, g.ints([1])], 'targets_per_image');
-    const flat = (t: string) => (many ? g.op('Reshape', [t, g.ints([-1])], IO.explainedClass) : g.op('Squeeze', [t, g.ints([1])], IO.explainedClass));
+    const flat = (t: string) => (many ? g.opNamed('Reshape', [t, g.ints([-1])], IO.explainedClass) : g.opNamed('Squeeze', [t, g.ints([1])], IO.explainedClass));
     let explained: string;
     if (startRule.target === 'predicted') {
       const predicted = g.op('ArgMax', [logits], 'predicted_class', { axis: 1, keepdims: 1 });
@@ -222,27 +289,29 @@ class RelevanceCompiler {
     // The image's scores broadcast over its K targets (N = 1, or K = 1).
     const start = startRule.score === 'one' ? oneHot : g.op('Mul', [oneHot, startRule.score === 'logit' ? logits : probabilities], 'R_start');
     const startSum = g.op('ReduceSum', [start, g.ints([1])], 'start_sum', { keepdims: 0 });
-    this.traceNames.push(startTraceName(graph));
-    this.traceSums.push(startSum);
     this.relevance.set(graph.output, [start]);
 
-    const layers = graph.layers;
-    for (let i = layers.length - 1; i >= 0; i--) {
-      const layer = layers[i]!;
-      const r = this.relevanceAt(layer.name);
-      if (tapLayers.has(layer.name)) this.tap(layer, r);
-      if (stopAtTaps && this.taps.size === tapLayers.size) {
+    const trace = new TraceRecorder(withTrace ? (graph.trace ?? defaultTrace(graph)) : []);
+    const record = (tensors: readonly string[]) => {
+      for (const point of trace.finalize(tensors)) this.traceSum(trace, point);
+    };
+    const nodes = graph.nodes;
+    for (let i = nodes.length - 1; i >= 0; i--) {
+      const node = nodes[i]!;
+      const r = node.outputs.map((o) => this.relevanceAt(o));
+      record(node.outputs);
+      if (tapNodes.has(node.name)) this.tap(node, r[0]);
+      if (stopAtTaps && this.taps.size === tapNodes.size) {
         g.output(explained, 'int64', [BATCH]);
         g.castOut(startSum, IO.startRelevance, [BATCH]);
         return [];
       }
-      if (r !== undefined) this.propagate(layer, r);
-      const unit = traceUnit(layer);
-      if (withTrace && unit !== undefined && (i === 0 || traceUnit(layers[i - 1]!) !== unit)) this.trace(unit, layer);
+      if (r.some((x) => x !== undefined)) this.propagate(node, r);
     }
 
     const inputRelevance = this.valueOrUndefined(this.relevanceAt(graph.input));
     if (inputRelevance === undefined) throw new Error(`model ${graph.name}: no relevance path reaches the input`);
+    record([graph.input]);
     this.inputRelevance = inputRelevance;
     // Relevance comes back in the layout the input came in.
     const relevance = graph.inputDescription.layout === 'NCHW' ? inputRelevance : g.op('Transpose', [inputRelevance], 'relevance_nhwc', { perm: [0, 2, 3, 1] });
@@ -253,23 +322,36 @@ class RelevanceCompiler {
     g.castOut(relevance, IO.relevance, [targets, ...inputDims(graph)]);
     g.castOut(attribution, IO.attribution, [targets, h, w]);
     if (!withTrace) return [];
-    const trace = g.op('Concat', this.traceSums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
-    g.castOut(trace, IO.trace, [targets, this.traceNames.length]);
-    return this.traceNames;
+    const recorded = trace.recorded();
+    const names = [startTraceName(graph), ...recorded.map((p) => p.name)];
+    const sums = [startSum, ...recorded.map((p) => p.sum)];
+    const all = g.op('Concat', sums.map((t) => g.op('Unsqueeze', [t, g.ints([1])], `${t}/col`)), 'trace_sums', { axis: 1 });
+    g.castOut(all, IO.trace, [targets, names.length]);
+    return names;
   }
 
-  /** Declares a layer's activation and relevance as outputs. */
-  private tap(layer: Layer, relevance: string | undefined): void {
-    if (relevance === undefined) throw new Error(`tapped layer ${layer.name}: no relevance reaches it`);
+  /** Records the total relevance at a trace point's tensors (points no relevance reaches are left out). */
+  private traceSum(trace: TraceRecorder, point: TracePoint): void {
+    const sums = point.tensors.map((t) => {
+      const r = this.relevanceAt(t);
+      return r === undefined ? undefined : this.g.op('ReduceSum', [this.value(r), this.g.ints(this.axesOf(t))], `trace:${point.name}:${t}`, { keepdims: 0 });
+    }).filter((s): s is string => s !== undefined);
+    if (sums.length > 0) trace.set(point, sums.length === 1 ? sums[0]! : this.g.op('Sum', sums, `trace:${point.name}`));
+  }
+
+  /** Declares a node's output and its relevance as outputs. */
+  private tap(node: GraphNode, relevance: string | undefined): void {
+    if (relevance === undefined) throw new Error(`tapped node ${node.name}: no relevance reaches it`);
     const r = this.value(relevance);
-    const activation = this.outputs.get(layer.name)!;
-    const names = tapOutputs(layer.name);
-    const dims: Dim[] = [BATCH, ...layer.outputShape];
+    const output = node.outputs[0]!;
+    const activation = this.tensors.get(output)!;
+    const names = tapOutputs(node.name);
+    const shape = this.index.shape(output);
+    const dims: Dim[] = [BATCH, ...shape];
     this.g.castOut(activation, names.activation, dims);
     this.g.castOut(r, names.relevance, dims);
-    this.taps.set(layer.name, { activation, relevance: r, shape: layer.outputShape });
+    this.taps.set(node.name, { activation, relevance: r, shape });
   }
-
 
   /** The tensor of a relevance that may be kept as factors ({@link factors}). */
   private value(r: string): string {
@@ -281,37 +363,24 @@ class RelevanceCompiler {
     return product;
   }
 
-  private readonly materialized = new Map<string, string>();
-
-  /** The summed relevance at a layer's output, or undefined if none reaches it. */
-  private relevanceAt(layer: string): string | undefined {
-    const parts = this.relevance.get(layer)?.map((r) => this.materialized.get(r) ?? r);
+  /** The summed relevance at a tensor, or undefined if none reaches it. */
+  private relevanceAt(tensor: string): string | undefined {
+    const parts = this.relevance.get(tensor)?.map((r) => this.materialized.get(r) ?? r);
     if (!parts || parts.length === 0) return undefined;
     if (parts.length === 1) return parts[0];
-    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts.map((r) => this.value(r)), `R:${layer}`);
-    this.relevance.set(layer, [sum]);
+    const sum = this.g.op(parts.length === 2 ? 'Add' : 'Sum', parts.map((r) => this.value(r)), `R:${tensor}`);
+    this.relevance.set(tensor, [sum]);
     return sum;
   }
 
-  private send(layer: string, r: string): void {
-    const parts = this.relevance.get(layer);
+  private send(tensor: string, r: string): void {
+    const parts = this.relevance.get(tensor);
     if (parts) parts.push(r);
-    else this.relevance.set(layer, [r]);
+    else this.relevance.set(tensor, [r]);
   }
 
-  /** Records the total relevance at the inputs of a finished trace unit. */
-  private trace(unit: string, firstLayer: Layer): void {
-    const sums = firstLayer.inputs.map((input) => {
-      const r = this.relevanceAt(input);
-      return r === undefined ? undefined : this.g.op('ReduceSum', [this.value(r), this.g.ints(this.axesOf(input))], `trace:${unit}:${input}`, { keepdims: 0 });
-    }).filter((s): s is string => s !== undefined);
-    if (sums.length === 0) return;
-    this.traceNames.push(unit);
-    this.traceSums.push(sums.length === 1 ? sums[0]! : this.g.op('Sum', sums, `trace:${unit}`));
-  }
-
-  private axesOf(layer: string): number[] {
-    const rank = layerByName(this.graph, layer).outputShape.length;
+  private axesOf(tensor: string): number[] {
+    const rank = this.index.shape(tensor).length;
     return Array.from({ length: rank }, (_, i) => i + 1);
   }
 
@@ -319,88 +388,271 @@ class RelevanceCompiler {
     return r === undefined ? undefined : this.value(r);
   }
 
-  /** Sends the relevance `r` of a layer's output to its inputs, by the layer's rule. */
-  private propagate(layer: Layer, lazy: string): void {
+  private forward(tensor: string): string {
+    const t = this.tensors.get(tensor);
+    if (t === undefined) throw new Error(`model ${this.graph.name}: no forward tensor for ${tensor}`);
+    return t;
+  }
+
+  /** Sends the relevance of a node's outputs (`rs`, undefined where none arrived) to its inputs. */
+  private propagate(node: GraphNode, rs: readonly (string | undefined)[]): void {
     const { g } = this;
-    const inputs = layer.inputs;
-    // Pass-throughs and linear rules take relevance kept as factors; everything else its value.
-    const passes = (layer.kind === 'relu' && this.data(layer, 'relu').mask === 'none') || (layer.kind === 'batchNorm' && this.data(layer, 'batchNorm').propagate === 'pass');
-    const linear = layer.kind === 'conv' || layer.kind === 'dense' || layer.kind === 'globalAvgPool' || (layer.kind === 'maxPool' && this.data(layer, 'maxPool').propagate === 'windows');
-    const r = passes || linear ? lazy : this.value(lazy);
-    switch (layer.kind) {
-      case 'input':
-        return;
-      case 'zeroPad': {
-        // Relevance of the padded positions is dropped.
-        const [, h, w] = this.shapeOf(inputs[0]!);
-        const [top, , left] = layer.pads;
-        this.send(inputs[0]!, g.op('Slice', [r, g.ints([top, left]), g.ints([top + h!, left + w!]), g.ints([2, 3])], `R:${layer.name}:unpadded`));
-        return;
-      }
-      case 'batchNorm': {
-        const { propagate } = this.data(layer, 'batchNorm');
-        this.send(inputs[0]!, propagate === 'pass' ? r : g.op('Mul', [r, this.batchNormScale(layer)], `R:${layer.name}:in`));
-        return;
-      }
-      case 'relu': {
-        const { mask } = this.data(layer, 'relu');
-        if (mask === 'none') {
-          this.send(inputs[0]!, r);
-          return;
-        }
-        const active = g.op('Greater', [this.outputs.get(layer.name)!, g.scalar(0)], `${layer.name}/active`);
-        const signal = mask === 'guided' ? g.op('Relu', [r], `${layer.name}/R_positive`) : r;
-        this.send(inputs[0]!, g.op('Where', [active, signal, g.scalar(0)], `R:${layer.name}:in`));
-        return;
-      }
-      case 'add': {
-        const { split } = this.data(layer, 'add');
-        const shares = emitSplit(g, split, layer.name, inputs.map((i) => this.outputs.get(i)!), r, this.zeroWhereZero.has(layer.name));
-        inputs.forEach((input, k) => this.send(input, shares[k]!));
+    const category = this.category(node);
+    const lazy = rs[0];
+    const x = node.inputs[0]!;
+    switch (category) {
+      case 'routing':
+        return this.route(node, rs.map((r) => this.valueOrUndefined(r)));
+      case 'linear': {
+        const inShape = this.index.shape(x);
+        const outShape = this.index.shape(node.outputs[0]!);
+        const ops = node.op === 'Conv' ? convOps(g, node, inShape, outShape) : denseOps(g, node, outShape[0]!);
+        this.send(x, this.linearRule(node, lazy!, ops, this.data(node, 'linear')));
         return;
       }
       case 'maxPool': {
-        const data = this.data(layer, 'maxPool');
-        const inShape = this.shapeOf(inputs[0]!);
+        const data = this.data(node, 'maxPool');
+        const inShape = this.index.shape(x);
         if (data.propagate === 'argmax') {
-          this.send(inputs[0]!, argmaxRouting(g, layer, this.outputs.get(inputs[0]!)!, inShape, r));
+          this.send(x, argmaxRouting(g, node, this.forward(x), inShape, this.value(lazy!)));
           return;
         }
-        const ops = data.windows === 'same' ? windowSumOps(g, layer, inShape) : twoByTwoSumOps(g, layer, inShape, this.unpaddedOrigin(layer));
-        this.send(inputs[0]!, this.linearRule(layer, r, ops, data.rule, data.weights));
+        const ops = this.poolOps(node, data.windows);
+        this.send(x, this.linearRule(node, lazy!, ops, data.rule, data.weights));
         return;
       }
-      case 'globalAvgPool': {
-        const data = this.data(layer, 'globalAvgPool');
-        this.send(inputs[0]!, this.linearRule(layer, r, globalSumOps(g, layer, this.shapeOf(inputs[0]!)), data.rule, data.weights));
+      case 'avgPool': {
+        const data = this.data(node, 'globalAvgPool');
+        this.send(x, this.linearRule(node, lazy!, this.poolOps(node, 'same'), data.rule, data.weights));
         return;
       }
-      case 'conv':
-      case 'dense': {
-        const ops = layer.kind === 'conv' ? convOps(g, layer, this.shapeOf(inputs[0]!)) : denseOps(g, layer);
-        this.send(inputs[0]!, this.linearRule(layer, r, ops, this.data(layer, 'linear')));
+      case 'add': {
+        const { split } = this.data(node, 'add');
+        const shares = emitSplit(g, split, node.name, node.inputs.map((i) => this.forward(i)), this.value(lazy!), this.zeroWhereZero.has(node.outputs[0]!));
+        node.inputs.forEach((input, k) => this.send(input, shares[k]!));
+        return;
+      }
+      case 'affine': {
+        const { propagate } = this.data(node, 'batchNorm');
+        this.send(x, propagate === 'pass' ? lazy! : this.affineGradient(node, this.value(lazy!)));
+        return;
+      }
+      case 'activation': {
+        const { mask } = this.data(node, 'relu');
+        this.send(x, mask === 'none' ? lazy! : this.activationGradient(node, this.value(lazy!), mask === 'guided'));
+        return;
+      }
+      case 'gate': {
+        const { mask } = this.data(node, 'relu');
+        if (mask === 'none') {
+          // The gate acts as a constant factor: all relevance to the gated tensor.
+          this.send(x, lazy!);
+          return;
+        }
+        const r = mask === 'guided' ? g.op('Relu', [this.value(lazy!)], `${node.name}/R_positive`) : this.value(lazy!);
+        const gate = node.inputs[1]!;
+        this.send(x, g.op('Mul', [r, this.forward(gate)], `R:${node.name}:x`));
+        this.send(gate, this.reduceTo(g.op('Mul', [r, this.forward(x)], `${node.name}/R_gate_full`), this.index.shape(x), this.index.shape(gate), `R:${node.name}:gate`));
         return;
       }
     }
   }
 
-  /** The data of the rule the composite assigned to `layer`. */
-  private data<K extends AssignedRule['kind']>(layer: Layer, kind: K): RuleData[K] {
-    const assigned = this.rules.get(layer.name);
-    if (!assigned || assigned.kind !== kind) throw new Error(`layer ${layer.name}: no ${kind} rule assigned`);
+  /** The linear ops of a pool over its own windows (`same`) or the official code's 2×2/2 windows. */
+  private poolOps(node: GraphNode, windows: 'same' | '2x2'): LinearOps {
+    const { g } = this;
+    const x = node.inputs[0]!;
+    const inShape = this.index.shape(x);
+    const outShape = this.index.shape(node.outputs[0]!);
+    if (node.op === 'GlobalAveragePool' || node.op === 'GlobalMaxPool') return globalSumOps(g, node, inShape, intAttr(node, 'keepdims', 1) === 1);
+    return windows === 'same' ? windowSumOps(g, node, inShape, outShape) : twoByTwoSumOps(g, node, inShape, outShape, this.unpaddedOrigin(node));
+  }
+
+  /** Relevance summed over the axes a broadcast operand of shape `to` was expanded along. */
+  private reduceTo(r: string, from: readonly number[], to: readonly number[], name: string): string {
+    const axes = from.flatMap((d, i) => (to[i] === 1 && d !== 1 ? [i + 1] : []));
+    return axes.length === 0 ? this.g.op('Identity', [r], name) : this.g.op('ReduceSum', [r, this.g.ints(axes)], name, { keepdims: 1 });
+  }
+
+  /** The exact adjoint of a routing op: every value of relevance goes back to where it came from. */
+  private route(node: GraphNode, rs: readonly (string | undefined)[]): void {
+    const { g } = this;
+    const x = node.inputs[0]!;
+    const inShape = this.index.shape(x);
+    const r = rs[0];
+    switch (node.op) {
+      case 'Reshape':
+        this.send(x, g.op('Reshape', [r!, g.ints([-1, ...inShape])], `R:${node.name}:in`));
+        return;
+      case 'Transpose': {
+        const perm = intsAttr(node, 'perm');
+        const inverse = perm.map((_, i) => perm.indexOf(i));
+        this.send(x, g.op('Transpose', [r!], `R:${node.name}:in`, { perm: inverse }));
+        return;
+      }
+      case 'Concat': {
+        const axis = intAttr(node, 'axis');
+        const sizes = node.inputs.map((i) => this.index.shape(i)[axis - 1]!);
+        const parts = node.inputs.length === 1 ? [r!] : g.opMulti('Split', [r!, g.ints(sizes)], node.inputs.map((_, k) => `R:${node.name}:in${k}`), { axis });
+        node.inputs.forEach((input, k) => this.send(input, parts[k]!));
+        return;
+      }
+      case 'Split': {
+        const axis = intAttr(node, 'axis');
+        const anyR = rs.find((v) => v !== undefined)!;
+        const parts = node.outputs.map((o, k) => rs[k] ?? this.zerosLike(anyR, this.index.shape(o), `${node.name}/R_zero${k}`));
+        this.send(x, g.op('Concat', parts, `R:${node.name}:in`, { axis }));
+        return;
+      }
+      case 'Pad': {
+        const pads = intsAttr(node, 'pads');
+        const rank = inShape.length + 1;
+        const grow = pads.map((p) => Math.max(-p, 0));
+        const grown = grow.some((p) => p > 0) ? g.op('Pad', [r!, g.ints(grow)], `${node.name}/R_uncropped`) : r!;
+        const begins = pads.slice(1, rank).map((p) => Math.max(p, 0));
+        const axes = inShape.map((_, i) => i + 1);
+        // Relevance of the padded positions is dropped.
+        this.send(x, g.op('Slice', [grown, g.ints(begins), g.ints(begins.map((b, i) => b + inShape[i]!)), g.ints(axes)], `R:${node.name}:in`));
+        return;
+      }
+      case 'Slice':
+        this.send(x, this.sliceAdjoint(node, r!, inShape));
+        return;
+    }
+  }
+
+  /**
+   * The adjoint of a Slice: each selected value's relevance goes back to its position, zeros
+   * elsewhere. Per axis: reverse a negative step, spread by the step (a zero after every value,
+   * step − 1 of them), then pad to the start and the end of the axis.
+   */
+  private sliceAdjoint(node: GraphNode, r: string, inShape: readonly number[]): string {
+    const { g } = this;
+    const starts = intsAttr(node, 'starts');
+    const axes = intsAttr(node, 'axes');
+    const steps = intsAttr(node, 'steps');
+    const outShape = [...this.index.shape(node.outputs[0]!)];
+    let t = r;
+    axes.forEach((axis, k) => {
+      const n = inShape[axis - 1]!;
+      const count = outShape[axis - 1]!;
+      let step = steps[k]!;
+      let first = starts[k]!;
+      if (step < 0) {
+        t = g.op('Slice', [t, g.ints([-1]), g.ints([-count - 1]), g.ints([axis]), g.ints([-1])], `${node.name}/R_reversed`);
+        first = first + (count - 1) * step;
+        step = -step;
+      }
+      let length = count;
+      if (step > 1) {
+        const dims = [...outShape];
+        const spread = g.op('Unsqueeze', [t, g.ints([axis + 1])], `${node.name}/R_axis`);
+        const padded = g.op('Pad', [spread, g.ints([...new Array<number>(dims.length + 2).fill(0), ...Array.from({ length: dims.length + 2 }, (_, i) => (i === axis + 1 ? step - 1 : 0))])], `${node.name}/R_spread`);
+        dims[axis - 1] = count * step;
+        t = g.op('Reshape', [padded, g.ints([-1, ...dims])], `${node.name}/R_strided`);
+        length = count * step;
+      }
+      const end = n - first - length;
+      const pads = new Array<number>(2 * (inShape.length + 1)).fill(0);
+      pads[axis] = first;
+      pads[axis + inShape.length + 1] = Math.max(end, 0);
+      t = g.op('Pad', [t, g.ints(pads)], `${node.name}/R_placed`);
+      if (end < 0) t = g.op('Slice', [t, g.ints([0]), g.ints([n]), g.ints([axis])], `${node.name}/R_cut`);
+      outShape[axis - 1] = n;
+    });
+    return t;
+  }
+
+  /** Zeros of per-example `shape` with the batch of relevance `like`. */
+  private zerosLike(like: string, shape: readonly number[], name: string): string {
+    const { g } = this;
+    const dims = g.op('Concat', [g.op('Shape', [like], `${name}/batch`, { start: 0, end: 1 }), g.ints([...shape])], `${name}/shape`, { axis: 0 });
+    return g.castIn(g.op('ConstantOfShape', [dims], name));
+  }
+
+  /** The gradient through an affine op: γ/σ for BatchNorm, c for Mul, 1/c for Div, 1 for Add/Sub. */
+  private affineGradient(node: GraphNode, r: string): string {
+    const { g } = this;
+    switch (node.op) {
+      case 'BatchNormalization':
+        return g.op('Mul', [r, this.batchNormScale(node)], `R:${node.name}:in`);
+      case 'Mul':
+      case 'Div':
+        return g.op(node.op, [r, this.forward(node.inputs[1]!)], `R:${node.name}:in`);
+      default:
+        return r;
+    }
+  }
+
+  /** R ⊙ f′(x) (guided: R⁺ ⊙ f′(x)) for each activation. */
+  private activationGradient(node: GraphNode, relevance: string, guided: boolean): string {
+    const { g } = this;
+    const name = node.name;
+    const r = guided ? g.op('Relu', [relevance], `${name}/R_positive`) : relevance;
+    const x = this.forward(node.inputs[0]!);
+    const y = this.forward(node.outputs[0]!);
+    const where = (condition: string, value: string) => g.op('Where', [condition, value, g.scalar(0)], `R:${name}:in`);
+    switch (node.op) {
+      case 'Relu':
+        return where(g.op('Greater', [y, g.scalar(0)], `${name}/active`), r);
+      case 'LeakyRelu':
+        return g.op('Mul', [r, g.op('Where', [g.op('Greater', [x, g.scalar(0)], `${name}/positive`), g.scalar(1), g.scalar(floatAttr(node, 'alpha'))], `${name}/slope`)], `R:${name}:in`);
+      case 'Clip': {
+        const inside = g.op('And', [g.op('Greater', [x, g.scalar(floatAttr(node, 'min'))], `${name}/above`), g.op('Less', [x, g.scalar(floatAttr(node, 'max'))], `${name}/below`)], `${name}/inside`);
+        return where(inside, r);
+      }
+      case 'Sigmoid':
+        return g.op('Mul', [r, g.op('Mul', [y, g.op('Sub', [g.scalar(1), y], `${name}/1-y`)], `${name}/slope`)], `R:${name}:in`);
+      case 'Tanh':
+        return g.op('Mul', [r, g.op('Sub', [g.scalar(1), g.op('Mul', [y, y], `${name}/y2`)], `${name}/slope`)], `R:${name}:in`);
+      case 'HardSigmoid': {
+        const alpha = floatAttr(node, 'alpha');
+        const inside = g.op('And', [g.op('Greater', [y, g.scalar(0)], `${name}/above`), g.op('Less', [y, g.scalar(1)], `${name}/below`)], `${name}/inside`);
+        return where(inside, g.op('Mul', [r, g.scalar(alpha)], `${name}/R_alpha`));
+      }
+      case 'HardSwish': {
+        // 0 below −3, 1 above 3, (2x + 3)/6 between.
+        const slope = g.op('Clip', [g.op('Add', [g.op('Mul', [x, g.scalar(1 / 3)], `${name}/x3`), g.scalar(0.5)], `${name}/ramp`), g.scalar(0), g.scalar(1)], `${name}/ramp_clipped`);
+        const inside = g.op('And', [g.op('Greater', [x, g.scalar(-3)], `${name}/above`), g.op('Less', [x, g.scalar(3)], `${name}/below`)], `${name}/inside`);
+        const derivative = g.op('Where', [inside, g.op('Add', [g.op('Mul', [x, g.scalar(1 / 3)], `${name}/x3b`), g.scalar(0.5)], `${name}/mid`), slope], `${name}/slope`);
+        return g.op('Mul', [r, derivative], `R:${name}:in`);
+      }
+      default:
+        throw new Error(`node ${name}: no gradient for ${node.op}`);
+    }
+  }
+
+  /** The data of the rule the composite assigned to `node`. */
+  private data<K extends AssignedRule['kind']>(node: GraphNode, kind: K): RuleData[K] {
+    const assigned = this.rules.get(node.name);
+    if (!assigned || assigned.kind !== kind) throw new Error(`node ${node.name}: no ${kind} rule assigned`);
     return ruleData(kind, assigned.rule as never);
+  }
+
+  /**
+   * The terms a rule really has at this node: z+'s and gamma's a⁻ terms vanish on a
+   * non-negative input (a⁺ is then a itself), and on a pool, whose weights are fixed ones,
+   * terms of W⁻ vanish.
+   */
+  private effectiveTerms(node: GraphNode, rule: LinearRule, ops: LinearOps): RuleTerm[] {
+    const nonNegative = this.nonNegative.has(node.inputs[0]!);
+    const pool = ops.windowSize !== undefined;
+    return rule.terms
+      .filter((t) => !(t.input === 'activation-' && nonNegative) && !(pool && (t.param.kind === 'negative' || t.param.kind === 'gamma-negative')))
+      .map((t) => (t.input === 'activation+' && nonNegative ? { ...t, input: 'activation' } : t));
   }
 
   /**
    * The linear rule: z = Σ_k layer(in_k, W_k) (+b); s = R / stabilize(z) (or s = R without a
    * stabilizer); R_in = Σ_k in_k ⊙ layerᵀ(s, W_k), or Σ_k layerᵀ(s, W_k) for the adjoint reducer.
    */
-  private linearRule(layer: Layer, r: string, ops: LinearOps, rule: LinearRule, weights: PoolWeights = 'ones'): string {
+  private linearRule(node: GraphNode, r: string, ops: LinearOps, rule: LinearRule, weights: PoolWeights = 'ones'): string {
     const { g } = this;
-    const activation = this.outputs.get(layer.inputs[0]!)!;
-    const kernel = this.kernels.get(layer.name) ?? '';
-    const termInputs = rule.terms.map((t) => this.termInput(layer, activation, t.input));
-    const termKernels = rule.terms.map((t) => (kernel ? transformKernel(g, kernel, t.param, t.sign) : ''));
+    const activation = this.forward(node.inputs[0]!);
+    const kernel = ops.windowSize === undefined ? this.forward(node.inputs[1]!) : '';
+    const terms = this.effectiveTerms(node, rule, ops);
+    const termInputs = terms.map((t) => this.termInput(node, activation, t.input));
+    const termKernels = terms.map((t) => (kernel ? transformKernel(g, kernel, t.param, t.sign) : ''));
     // A pool's mean weights 1/n: z_mean + ε = (z_sum + n·ε)/n, and the adjoint's 1/n cancels the
     // division's n, so the rule runs on window sums with n·ε (and the gradient scales by 1/n).
     const n = weights === 'mean' ? ops.windowSize! : 1;
@@ -411,134 +663,176 @@ class RelevanceCompiler {
       const epsilon = stabilizer.epsilon * n;
       // When z ≥ 0 is guaranteed, z + ε·sign(z) is z + ε; that, and the additive z + ε, the op adds
       // for free as its bias.
-      const plusEpsilon = stabilizer.mode === 'additive' || (!rule.bias && rule.terms.every((t) => this.nonNegativeTerm(layer, t, ops)));
-      let bias = rule.bias ? this.biases.get(layer.name) : undefined;
+      const plusEpsilon = stabilizer.mode === 'additive' || (!rule.bias && terms.every((t) => this.nonNegativeTerm(node, t, ops)));
+      let bias = rule.bias && node.inputs[2] ? this.forward(node.inputs[2]) : undefined;
       if (plusEpsilon) {
-        const eps = g.floatTensor(`${layer.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels]);
-        bias = bias ? g.op('Add', [bias, eps], `${layer.name}/bias+epsilon`) : eps;
+        const eps = g.floatTensor(`${node.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels]);
+        bias = bias ? g.op('Add', [bias, eps], `${node.name}/bias+epsilon`) : eps;
       }
       const variable: string[] = [];
       const constant: string[] = [];
-      rule.terms.forEach((t, k) => {
+      terms.forEach((t, k) => {
         const z = ops.apply(termInputs[k]!, termKernels[k]!, k === 0 ? bias : undefined);
-        (t.input === 'activation' ? variable : constant).push(z);
+        (t.input.startsWith('activation') ? variable : constant).push(z);
       });
       // Terms of constant inputs (z_b's bound images, ones) are summed first, so onnxruntime folds them.
-      if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${layer.name}/z_bounds`));
-      let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${layer.name}/z_total`);
+      if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${node.name}/z_bounds`));
+      let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${node.name}/z_total`);
       if (!plusEpsilon) {
         // z + ε·sign(z) with sign(0) = +1.
-        const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${layer.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${layer.name}/eps_signed`);
-        z = g.op('Add', [z, signedEpsilon], `${layer.name}/z_stab`);
+        const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${node.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${node.name}/eps_signed`);
+        z = g.op('Add', [z, signedEpsilon], `${node.name}/z_stab`);
       }
       const f = this.factors.get(r);
       s = f
-        ? g.op('Mul', [f.c, g.op('Div', [f.a, z], `${layer.name}/a_over_z`)], `${layer.name}/s`)
-        : g.op('Div', [r, z], `${layer.name}/s`);
+        ? g.op('Mul', [f.c, g.op('Div', [f.a, z], `${node.name}/a_over_z`)], `${node.name}/s`)
+        : g.op('Div', [r, z], `${node.name}/s`);
     } else if (n !== 1) {
-      s = g.op('Mul', [this.value(r), g.scalar(1 / n)], `${layer.name}/s_mean`);
+      s = g.op('Mul', [this.value(r), g.scalar(1 / n)], `${node.name}/s_mean`);
     } else {
       s = this.value(r);
     }
 
     const c = ops.adjoint(s, termKernels);
-    const parts = rule.terms.length === 1 ? [c] : g.opMulti('Split', [c], rule.terms.map((_, k) => `${layer.name}/c${k}`), { axis: 1 });
+    const parts = terms.length === 1 ? [c] : g.opMulti('Split', [c], terms.map((_, k) => `${node.name}/c${k}`), { axis: 1 });
     if (rule.reducer === 'adjoint') {
-      const sum = parts.length === 1 ? parts[0]! : g.op('Sum', parts, `${layer.name}/c_sum`);
+      const sum = parts.length === 1 ? parts[0]! : g.op('Sum', parts, `${node.name}/c_sum`);
       return ops.full ? ops.full(sum) : sum;
     }
     if (parts.length === 1) {
-      if (!this.sharedQuotients) return g.op('Mul', [termInputs[0]!, c], `R:${layer.name}:in`);
-      const key = g.uniqueName(`R:${layer.name}:in`);
+      if (!this.sharedQuotients) return g.op('Mul', [termInputs[0]!, c], `R:${node.name}:in`);
+      const key = g.uniqueName(`R:${node.name}:in`);
       this.factors.set(key, { a: termInputs[0]!, c });
       return key;
     }
-    const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${layer.name}/R_term${k}`));
-    return g.op('Sum', products, `R:${layer.name}:in`);
+    const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${node.name}/R_term${k}`));
+    return g.op('Sum', products, `R:${node.name}:in`);
   }
 
-  /** Whether a term's contribution to z is ≥ 0 for sure: a non-negative input times non-negative weights. */
-  private nonNegativeTerm(layer: Layer, t: RuleTerm, ops: LinearOps): boolean {
-    const weights = ops.windowSize !== undefined || t.param.kind === 'positive' || t.param.kind === 'ones' || t.param.kind === 'square';
-    const input = t.input === 'ones' || (t.input === 'activation' && this.nonNegative.has(layer.inputs[0]!));
-    return t.sign === 1 && weights && input;
+  /** Whether a term's contribution to z is ≥ 0 for sure: inputs and weights of one sign. */
+  private nonNegativeTerm(node: GraphNode, t: RuleTerm, ops: LinearOps): boolean {
+    const weightSign = ops.windowSize !== undefined || t.param.kind === 'positive' || t.param.kind === 'ones' || t.param.kind === 'square' ? 1
+      : t.param.kind === 'negative' ? -1 : 0;
+    const inputSign = t.input === 'ones' || t.input === 'activation+' || (t.input === 'activation' && this.nonNegative.has(node.inputs[0]!)) ? 1
+      : t.input === 'activation-' ? -1 : 0;
+    return t.sign === 1 && weightSign !== 0 && weightSign === inputSign;
   }
 
-  /** A term's input: the activation, or a constant image (z_b's bounds, ones) shaped like it. */
-  private termInput(layer: Layer, activation: string, input: InputModifier): string {
-    if (input === 'activation') return activation;
-    return this.constantImage(layer.inputs[0]!, input, layer);
-  }
-
-  /**
-   * A constant image at a layer's output: the bounds (per channel, at the model input only) or
-   * ones; zero where a zero-padding layer added positions. Batch 1: it broadcasts.
-   */
-  private constantImage(layerName: string, which: Exclude<InputModifier, 'activation'>, user: Layer): string {
-    const layer = layerByName(this.graph, layerName);
-    if (layer.kind === 'zeroPad') {
-      const p = layer.pads;
-      return this.g.op('Pad', [this.constantImage(layer.inputs[0]!, which, user), this.g.ints([0, 0, p[0], p[2], 0, 0, p[1], p[3]])], `${which}/${layer.name}`, { mode: 'constant' });
+  /** A term's input: the activation (or its positive or negative part), or a constant image (z_b's bounds, ones) shaped like it. */
+  private termInput(node: GraphNode, activation: string, input: InputModifier): string {
+    switch (input) {
+      case 'activation':
+        return activation;
+      case 'activation+':
+        return this.g.op('Relu', [activation], `${activation}+`);
+      case 'activation-':
+        return this.g.op('Min', [activation, this.g.scalar(0)], `${activation}-`);
+      default:
+        return this.constantImage(node.inputs[0]!, input, node);
     }
-    const shape = layer.outputShape;
-    const size = shape.reduce((a, b) => a * b, 1);
-    if (which === 'ones') return this.g.floatTensor(`ones/${layer.name}`, new Float32Array(size).fill(1), [1, ...shape]);
-    if (layer.kind !== 'input') throw new Error(`layer ${user.name}: the z_b rule needs input bounds, but its input ${layerName} is not the model input`);
-    const [c, h, w] = shape as [number, number, number];
-    // The user's bounds, else the model's own: pixel 0 and 255 through its preprocessing.
-    const bounds = this.config.inputBounds ?? inputBounds(this.graph.inputDescription);
-    const values = which === 'low' ? bounds.low : bounds.high;
-    if (values.length !== c) throw new Error(`inputBounds: ${values.length} values for a ${c}-channel input`);
-    const data = new Float32Array(c * h * w);
-    for (let ch = 0; ch < c; ch++) data.fill(values[ch]!, ch * h * w, (ch + 1) * h * w);
-    return this.g.floatTensor(`bounds/${which}`, data, [1, c, h, w]);
   }
 
-  /** γ/√(var + ε) per channel as (C, 1, 1), computed in the graph's precision (folded at session creation). */
-  private batchNormScale(layer: BatchNormLayer): string {
+  private readonly constantImages = new Map<string, string>();
+
+  /**
+   * A constant image at a tensor: the bounds (per channel at the model input, carried through
+   * the routing ops between it and the first layer) or ones; zero where a Pad added positions.
+   * Batch 1: it broadcasts.
+   */
+  private constantImage(tensor: string, which: Exclude<InputModifier, 'activation' | 'activation+' | 'activation-'>, user: GraphNode): string {
+    const key = `${which}:${tensor}`;
+    const cached = this.constantImages.get(key);
+    if (cached) return cached;
+    const image = this.buildConstantImage(tensor, which, user);
+    this.constantImages.set(key, image);
+    return image;
+  }
+
+  private buildConstantImage(tensor: string, which: Exclude<InputModifier, 'activation' | 'activation+' | 'activation-'>, user: GraphNode): string {
+    const producer = this.index.producer.get(tensor);
+    const shape = this.index.shape(tensor);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (which === 'ones') {
+      if (producer?.op !== 'Pad') return this.g.floatTensor(`ones/${tensor}`, new Float32Array(size).fill(1), [1, ...shape]);
+      return emitNode(this.g, producer, [this.constantImage(producer.inputs[0]!, which, user)], (t) => this.index.shape(t), `${which}/${producer.name}`)[0]!;
+    }
+    if (tensor === this.graph.input) {
+      const [c, h, w] = shape as [number, number, number];
+      // The user's bounds, else the model's own: pixel 0 and 255 through its preprocessing.
+      const bounds = this.config.inputBounds ?? inputBounds(this.graph.inputDescription);
+      const values = which === 'low' ? bounds.low : bounds.high;
+      if (values.length !== c) throw new Error(`inputBounds: ${values.length} values for a ${c}-channel input`);
+      const data = new Float32Array(c * h * w);
+      for (let ch = 0; ch < c; ch++) data.fill(values[ch]!, ch * h * w, (ch + 1) * h * w);
+      return this.g.floatTensor(`bounds/${which}`, data, [1, c, h, w]);
+    }
+    if (!producer || this.category(producer) !== 'routing') {
+      throw new Error(`node ${user.name}: the z_b rule needs input bounds, but its input ${tensor} is not the model input (or routed from it)`);
+    }
+    const inputs = producer.inputs.map((i) => this.constantImage(i, which, user));
+    const outputs = emitNode(this.g, producer, inputs, (t) => this.index.shape(t), `${which}/${producer.name}`);
+    return outputs[producer.outputs.indexOf(tensor)]!;
+  }
+
+  /** γ/√(var + ε) per channel, shaped to broadcast over the node's input, computed in the graph's precision (folded at session creation). */
+  private batchNormScale(node: GraphNode): string {
     const { g } = this;
-    const params = this.weights.get(layer.name);
-    const param = (name: string) => {
-      const p = params?.[name];
-      if (!p) throw new Error(`no weights for layer ${layer.name} (${name})`);
-      return g.floatTensor(`${layer.name}/grad_${name}`, p.data, [p.data.length]);
-    };
+    const param = (k: number) => this.forward(node.inputs[k]!);
     // The forward op's epsilon is a float attribute: the same float32 value here.
-    const sigma = g.op('Sqrt', [g.op('Add', [param('movingVariance'), g.scalar(Math.fround(layer.epsilon))], `${layer.name}/var+eps`)], `${layer.name}/sigma`);
-    const scale = g.op('Div', [param('gamma'), sigma], `${layer.name}/scale`);
-    return g.op('Unsqueeze', [scale, g.ints([1, 2])], `${layer.name}/scale_chw`);
+    const sigma = g.op('Sqrt', [g.op('Add', [param(4), g.scalar(Math.fround(floatAttr(node, 'epsilon')))], `${node.name}/var+eps`)], `${node.name}/sigma`);
+    const scale = g.op('Div', [param(1), sigma], `${node.name}/scale`);
+    const rank = this.index.shape(node.inputs[0]!).length;
+    return rank <= 1 ? scale : g.op('Unsqueeze', [scale, g.ints(Array.from({ length: rank - 1 }, (_, i) => i + 1))], `${node.name}/scale_chw`);
   }
 
   /**
-   * Where a max pool's unpadded input starts inside its input: after the padding of a zero-padding
-   * layer feeding it (Keras), else at 0 (a pool's own padding is implicit). The 2×2/2 windows
-   * there must give the pool's output size, as the official code's AvgPool2d(2) must.
+   * Where a max pool's unpadded input starts inside its input: after the padding of a Pad node
+   * feeding it (Keras), else at 0 (a pool's own padding is implicit). The 2×2/2 windows there
+   * must give the pool's output size, as the official code's AvgPool2d(2) must.
    */
-  private unpaddedOrigin(layer: MaxPoolLayer): [number, number] {
-    const input = layerByName(this.graph, layer.inputs[0]!);
-    const padded = input.kind === 'zeroPad';
-    const [, h, w] = (padded ? this.shapeOf(input.inputs[0]!) : input.outputShape) as [number, number, number];
-    const [, oh, ow] = layer.outputShape as [number, number, number];
+  private unpaddedOrigin(node: GraphNode): [number, number] {
+    const input = node.inputs[0]!;
+    const producer = this.index.producer.get(input);
+    const padded = producer?.op === 'Pad';
+    const [, h, w] = (padded ? this.index.shape(producer.inputs[0]!) : this.index.shape(input)) as [number, number, number];
+    const [, oh, ow] = this.index.shape(node.outputs[0]!) as [number, number, number];
     if (Math.floor(h / 2) !== oh || Math.floor(w / 2) !== ow) {
-      throw new Error(`layer ${layer.name}: the avg2x2 rule's 2×2/2 windows over its unpadded ${h}×${w} input give ` +
+      throw new Error(`node ${node.name}: the avg2x2 rule's 2×2/2 windows over its unpadded ${h}×${w} input give ` +
         `${Math.floor(h / 2)}×${Math.floor(w / 2)}, but the max pool outputs ${oh}×${ow}`);
     }
-    return padded ? [input.pads[0], input.pads[2]] : [0, 0];
-  }
-
-  private shapeOf(layer: string): readonly number[] {
-    return layerByName(this.graph, layer).outputShape;
+    if (!padded) return [0, 0];
+    const pads = intsAttr(producer, 'pads');
+    return [pads[2]!, pads[3]!];
   }
 }
 
-/** The trace unit a layer belongs to: its group, or itself for traced kinds. */
-function traceUnit(layer: Layer): string | undefined {
-  return layer.group ?? (TRACED_KINDS.has(layer.kind) ? layer.name : undefined);
-}
+/** Collects trace sums as their tensors' relevance becomes final, and returns them in the plan's order. */
+class TraceRecorder {
+  private readonly waiting = new Map<TracePoint, Set<string>>();
+  private readonly sums = new Map<TracePoint, string>();
 
-/** Whether a layer's output is ≥ 0 given which earlier outputs are. */
-function producesNonNegative(layer: Layer, nonNegative: ReadonlySet<string>): boolean {
-  if (layer.kind === 'relu') return true;
-  const fromNonNegative = layer.inputs.length > 0 && layer.inputs.every((i) => nonNegative.has(i));
-  return fromNonNegative && (layer.kind === 'zeroPad' || layer.kind === 'maxPool' || layer.kind === 'globalAvgPool' || layer.kind === 'add');
+  constructor(private readonly points: readonly TracePoint[]) {
+    for (const p of points) this.waiting.set(p, new Set(p.tensors));
+  }
+
+  /** Marks tensors as final; returns the points all of whose tensors now are. */
+  finalize(tensors: readonly string[]): TracePoint[] {
+    const ready: TracePoint[] = [];
+    for (const [point, open] of this.waiting) {
+      for (const t of tensors) open.delete(t);
+      if (open.size === 0) {
+        ready.push(point);
+        this.waiting.delete(point);
+      }
+    }
+    return ready;
+  }
+
+  set(point: TracePoint, sum: string): void {
+    this.sums.set(point, sum);
+  }
+
+  recorded(): { name: string; sum: string }[] {
+    return this.points.filter((p) => this.sums.has(p)).map((p) => ({ name: p.name, sum: this.sums.get(p)! }));
+  }
 }

@@ -24,6 +24,10 @@
 export type InputModifier =
   /** The layer's input activation. */
   | 'activation'
+  /** Its positive part a⁺ = max(a, 0) (z+ and gamma in their textbook form). */
+  | 'activation+'
+  /** Its negative part a⁻ = min(a, 0). */
+  | 'activation-'
   /** Ones wherever the input has a value; zero where a zero-padding layer added positions. */
   | 'ones'
   /** z_b's bound images l and h (per channel at the model input, zero where padded). */
@@ -36,6 +40,7 @@ export type ParamModifier =
   | { readonly kind: 'positive' } // W⁺ = max(W, 0)
   | { readonly kind: 'negative' } // W⁻ = min(W, 0)
   | { readonly kind: 'gamma'; readonly gamma: number } // W + γ·W⁺
+  | { readonly kind: 'gamma-negative'; readonly gamma: number } // W + γ·W⁻
   | { readonly kind: 'ones' } // 1 (zennit's Flat)
   | { readonly kind: 'square' }; // W² (zennit's WSquare)
 
@@ -139,11 +144,16 @@ const linear = (terms: RuleTerm[], knobs: Partial<Omit<LinearRule, 'terms'>> = {
   ({ terms, reducer: 'input', bias: false, ...knobs });
 /** The chain rule through a linear map: R_in = Wᵀ R. */
 const GRADIENT: LinearRule = linear([term('activation', 'identity')], { stabilizer: { mode: 'none' }, reducer: 'adjoint' });
-const ZPLUS: LinearRule = linear([term('activation', 'positive')]);
+/**
+ * z+ in its textbook form (zennit's ZPlus, LRP-α1β0): only positive contributions a_i·w_ij count,
+ * [[a⁺, W⁺], [a⁻, W⁻]]. On a non-negative input the compiler keeps only a·W⁺.
+ */
+const ZPLUS: LinearRule = linear([term('activation+', 'positive'), term('activation-', 'negative')]);
 
 const LINEAR_RULES = {
-  zplus: entry('z+: positive weights, no bias', () => ZPLUS),
-  gamma: entry('gamma: W + γW⁺, no bias', (p) => linear([term('activation', { kind: 'gamma', gamma: p.gamma })]),
+  zplus: entry('z+: positive contributions only (a⁺W⁺ and a⁻W⁻), no bias', () => ZPLUS),
+  gamma: entry('gamma: [[a⁺, W + γW⁺], [a⁻, W + γW⁻]], no bias', (p) =>
+    linear([term('activation+', { kind: 'gamma', gamma: p.gamma }), term('activation-', { kind: 'gamma-negative', gamma: p.gamma })]),
     { gamma: { default: 0.25, min: 0, exclusive: false, symbol: 'γ' } }),
   epsilon: entry('epsilon: W with bias, z + ε·sign(z) with its own ε', (p) =>
     linear([term('activation', 'identity')], { bias: true, stabilizer: { mode: 'signed', epsilon: p.epsilon } }),

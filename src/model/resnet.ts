@@ -3,7 +3,7 @@
  * biased convs) and the torchvision layout (stride on the 3×3, no conv bias), with
  * bottleneck or basic blocks; the named presets below are the architectures users ask for.
  */
-import { layerOutputShape, type Layer, type LayerWithoutShape, type ModelGraph, type Shape } from './graph.js';
+import { layerOutputShape, type Layer, type LayerWithoutShape, type LayerGraph, type Shape } from './layers.js';
 import { CAFFE_INPUT, type InputDescription } from './input.js';
 
 /** Keras' BatchNormalization epsilon in `keras.applications.resnet`. */
@@ -52,7 +52,7 @@ export function kerasResNetSpec(
 }
 
 /** Builds the Keras-named layer graph for a ResNet spec. */
-export function buildResNet(spec: ResNetSpec): ModelGraph {
+export function buildResNet(spec: ResNetSpec): LayerGraph {
   const b = new GraphBuilder(spec.name, spec.input ?? { ...CAFFE_INPUT, size: spec.inputSize });
   const s = spec.inputSize;
   let x = b.input('input_1', [3, s, s]);
@@ -83,7 +83,7 @@ export function buildResNet(spec: ResNetSpec): ModelGraph {
 }
 
 /** Keras ResNet50 (the default model of this library). */
-export function kerasResNet50(options: { baseWidth?: number; classes?: number; inputSize?: number } = {}): ModelGraph {
+export function kerasResNet50(options: { baseWidth?: number; classes?: number; inputSize?: number } = {}): LayerGraph {
   return buildResNet(kerasResNetSpec(50, options));
 }
 
@@ -151,7 +151,7 @@ class GraphBuilder {
     return this.add({ kind: 'batchNorm', name: `${prefix}_bn`, inputs: [conv], epsilon: spec.bnEpsilon, group });
   }
 
-  build(input: string, output: string): ModelGraph {
+  build(input: string, output: string): LayerGraph {
     return { name: this.name, layers: this.layers, input, output, inputDescription: this.inputDescription };
   }
 }

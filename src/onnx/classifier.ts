@@ -3,8 +3,7 @@
  * layout of the model's input description), the forward pass, and the logits /
  * probabilities outputs.
  */
-import { layerByName, type ModelGraph } from '../model/graph.js';
-import type { ModelWeights } from '../weights/types.js';
+import { classCount, inputShape as graphInputShape, type ModelGraph, type ModelWeights } from '../graph/graph.js';
 import { emitForward, type ForwardGraph } from './forward.js';
 import { OnnxGraphBuilder, type Precision } from './graph-builder.js';
 
@@ -61,6 +60,8 @@ export interface ClassifierOptions {
 /** Starts a model: input, forward pass, logits and probabilities declared as outputs. */
 export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWeights, precision: Precision = 'float32', options: ClassifierOptions = {}): ClassifierGraph {
   const g = new OnnxGraphBuilder(name, precision);
+  // The model's own tensor names must never take the names the runtime reads.
+  g.reserve(Object.values(IO));
   let nchw: string;
   if (options.includePreprocessing) {
     nchw = emitPreprocessing(g, graph);
@@ -71,7 +72,7 @@ export function emitClassifier(name: string, graph: ModelGraph, weights: ModelWe
   const image = g.castIn(nchw);
   const forward = emitForward(g, graph, weights, image);
   const classes = outputUnits(graph);
-  const logits = forward.outputs.get(graph.output)!;
+  const logits = forward.tensors.get(graph.output)!;
   const probabilities = g.op('Softmax', [logits], 'softmax', { axis: 1 });
   g.castOut(logits, IO.logits, [BATCH, classes]);
   g.castOut(probabilities, IO.probabilities, [BATCH, classes]);
@@ -100,10 +101,7 @@ export function compileForwardModel(graph: ModelGraph, weights: ModelWeights, pr
 }
 
 /** (C, H, W) of the model input. */
-export function inputShape(graph: ModelGraph): [number, number, number] {
-  const layer = layerByName(graph, graph.input);
-  return layer.outputShape as [number, number, number];
-}
+export const inputShape = graphInputShape;
 
 /** Dimensions of one input image in the model's layout: (C, H, W) for NCHW, (H, W, C) for NHWC. */
 export function inputDims(graph: ModelGraph): [number, number, number] {
@@ -112,6 +110,4 @@ export function inputDims(graph: ModelGraph): [number, number, number] {
 }
 
 /** Number of classes (units of the output layer). */
-export function outputUnits(graph: ModelGraph): number {
-  return layerByName(graph, graph.output).outputShape[0]!;
-}
+export const outputUnits = classCount;

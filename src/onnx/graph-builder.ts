@@ -42,6 +42,26 @@ export class OnnxGraphBuilder {
    */
   constructor(private readonly graphName: string, readonly precision: Precision = 'float32') {}
 
+  private readonly reserved = new Set<string>();
+
+  /**
+   * Keeps names for {@link input} and {@link castOut}: no other tensor gets them, so a model's
+   * own tensor called `logits` or `target` cannot collide with the graph's inputs and outputs.
+   */
+  reserve(names: readonly string[]): void {
+    for (const name of names) {
+      this.used.add(name);
+      this.reserved.add(name);
+    }
+  }
+
+  /** Takes `name` exactly: a reserved name once, or one never used. */
+  private claim(name: string): string {
+    if (this.used.has(name) && !this.reserved.delete(name)) throw new Error(`graph ${this.graphName}: the name ${name} is already taken`);
+    this.used.add(name);
+    return name;
+  }
+
   /** Returns `base`, or `base_2`, `base_3`, … if taken: tensor names must be unique. */
   uniqueName(base: string): string {
     let name = base;
@@ -52,7 +72,7 @@ export class OnnxGraphBuilder {
 
   /** Declares a graph input. */
   input(name: string, type: ElementType, dims: readonly Dim[]): string {
-    this.used.add(name);
+    this.claim(name);
     this.inputs.push(valueInfo(name, type, dims));
     return name;
   }
@@ -84,10 +104,22 @@ export class OnnxGraphBuilder {
   /** Produces graph output `name` (float32) from `tensor` and declares it. */
   castOut(tensor: string, name: string, dims: readonly Dim[]): string {
     const out = this.precision === 'float32'
-      ? this.op('Identity', [tensor], name)
-      : this.op('Cast', [tensor], name, { to: ELEMENT_TYPE.float32 });
+      ? this.opNamed('Identity', [tensor], name)
+      : this.opNamed('Cast', [tensor], name, { to: ELEMENT_TYPE.float32 });
     this.output(out, 'float32', dims);
     return out;
+  }
+
+  /** Like {@link op}, with the output named exactly `name` (a reserved name: a graph output). */
+  opNamed(opType: string, inputs: readonly string[], name: string, attributes: Record<string, AttributeValue> = {}): string {
+    this.nodes.push({
+      opType,
+      name: this.uniqueName(`${opType}:${name}`),
+      input: [...inputs],
+      output: [this.claim(name)],
+      attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
+    });
+    return name;
   }
 
   /** Casts a bool/int tensor to the graph's float type. */

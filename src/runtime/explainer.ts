@@ -1,16 +1,15 @@
 /**
- * The platform-free model: a layer graph with its weights, compiled into one forward + LRP
+ * The platform-free model: a model graph with its weights, compiled into one forward + LRP
  * ONNX graph and run by whatever {@link Runtime} the entry passes in (onnxruntime-node or
  * onnxruntime-web). The one implementation of predict and explain: the Node entry
  * (`LrpResNet`) and the browser entry (`resnet-lrp/web`) are built on it.
  */
 import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from '../lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from '../lrp/presets.js';
-import type { ModelGraph } from '../model/graph.js';
+import type { ModelGraph, ModelWeights } from '../graph/graph.js';
 import type { InputDescription } from '../model/input.js';
 import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import type { ModelWeights } from '../weights/types.js';
 import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, describeValue } from './input-checks.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
 import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
@@ -47,7 +46,7 @@ export function checkPrecision(precision: unknown): Precision {
  */
 export const CLASSES_EXPLAINER: Readonly<ExplainerOptions> = { targetsPerImage: 'many', trace: false, sharedQuotients: true };
 
-/** A ResNet with its compiled explainer on a given runtime. */
+/** A model with its compiled explainer on a given runtime. */
 export class Explainer {
   private forwardSession?: Promise<RuntimeSession>;
   /** The explainer for several targets per image (compiled on first use, see {@link LrpClassesOptions}). */

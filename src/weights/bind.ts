@@ -4,11 +4,11 @@
  * of the file must be used — a mismatch in either direction means the file is for another
  * architecture. Also infers the Keras ResNet variant a file was saved from.
  */
-import { expectedParamShapes, PARAM_NAMES, type DenseLayer, type LayerParams, type ModelGraph, type ParamTensor } from '../model/graph.js';
+import { expectedParamShapes, PARAM_NAMES, type DenseLayer, type LayerParams, type LayerGraph, type ParamTensor } from '../model/layers.js';
 import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
 import { weightValueProblem } from './finite.js';
 import type { KerasWeightFile, KerasWeightShapes } from './keras-h5.js';
-import type { ModelWeights } from './types.js';
+import type { LayerWeights } from './types.js';
 
 /** A tensor as far as shape checks go: its shape, and its values once read. */
 interface Shaped {
@@ -48,8 +48,8 @@ const MAX_LISTED = 12;
  *   file the graph lacks, missing or unexpected weights, and shape mismatches
  *   (`weights.h5: layer conv2_block1_1_conv kernel: expected [1,1,64,64], found [1,1,64,32]`).
  */
-export function bindWeights(graph: ModelGraph, file: KerasWeightFile, options: BindOptions = {}): ModelWeights {
-  return bindShaped(graph, file, options) as ModelWeights;
+export function bindWeights(graph: LayerGraph, file: KerasWeightFile, options: BindOptions = {}): LayerWeights {
+  return bindShaped(graph, file, options) as LayerWeights;
 }
 
 /**
@@ -67,7 +67,7 @@ export function checkKerasShapes(options: BindOptions = {}): (shapes: KerasWeigh
 }
 
 /** bindWeights on tensors that may not have their values yet (then only shapes are checked). */
-function bindShaped(graph: ModelGraph, file: { readonly source: string; readonly layers: ShapedLayers }, options: BindOptions): Map<string, LayerParams> {
+function bindShaped(graph: LayerGraph, file: { readonly source: string; readonly layers: ShapedLayers }, options: BindOptions): Map<string, LayerParams> {
   const classifier = graph.layers.find((l): l is DenseLayer => l.name === graph.output && l.kind === 'dense');
   const { head } = options;
   const problems: string[] = [];
@@ -141,7 +141,7 @@ function bindShaped(graph: ModelGraph, file: { readonly source: string; readonly
 }
 
 /** When the file is a Keras ResNet of another depth or width than the graph, says which. */
-function architectureHint(graph: ModelGraph, file: { readonly source: string; readonly layers: ShapedLayers }): string {
+function architectureHint(graph: LayerGraph, file: { readonly source: string; readonly layers: ShapedLayers }): string {
   let info: KerasResNetInfo;
   try {
     info = inferKerasResNet(file);

@@ -4,7 +4,7 @@
  * names the layer instead of the result silently turning into NaN.
  */
 
-import type { ModelWeights } from './types.js';
+import type { LayerWeights } from './types.js';
 
 /** What is wrong with the values of weight `param`, or `undefined` when they are usable. */
 export function weightValueProblem(param: string, data: Float32Array): string | undefined {
@@ -22,7 +22,7 @@ export function weightValueProblem(param: string, data: Float32Array): string | 
  *
  * @throws Error `<source>: layer <name> <param> <problem>` for the first unusable weight.
  */
-export function checkWeightValues(weights: ModelWeights, source: string): void {
+export function checkWeightValues(weights: LayerWeights, source: string): void {
   for (const [layer, params] of weights) {
     for (const [param, tensor] of Object.entries(params)) {
       const problem = weightValueProblem(param, tensor.data);

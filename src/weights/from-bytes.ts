@@ -1,16 +1,15 @@
 /**
- * A model file's bytes → the layer graph and its weights, whatever the platform: ONNX files
+ * A model file's bytes → the model graph and its weights, whatever the platform: ONNX files
  * through the importer, Keras HDF5 files through a reader passed in (h5wasm's Node or browser
  * build). The browser entry uses it; the Node entry reads paths itself and binds alike.
  */
-import type { ModelGraph } from '../model/graph.js';
+import type { ModelGraph, ModelWeights } from '../graph/graph.js';
+import { layersToGraph } from '../import/keras.js';
+import { importOnnx } from '../import/onnx.js';
 import type { InputDescription } from '../model/input.js';
-import { importOnnxResNet } from '../model/onnx-import.js';
 import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './bind.js';
-import { checkWeightValues } from './finite.js';
 import type { KerasWeightFile, ReadKerasH5Options } from './keras-h5-reader.js';
-import type { ModelWeights } from './types.js';
 
 /** The first bytes of every HDF5 file. */
 export const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -39,16 +38,16 @@ export async function modelFromBytes(
   const { label } = options;
   if (bytes.length === 0) throw new Error(`${label}: the file is empty`);
   if (isOnnxBytes(bytes)) {
-    const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
-    checkWeightValues(imported.weights, label);
+    const imported = importOnnx(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     return { graph: imported.graph, weights: imported.weights, format: 'onnx' };
   }
   const head = options.head ? { head: options.head } : {};
   const file = await options.readKeras(bytes, label, { checkShapes: checkKerasShapes(head) });
   const arch = inferKerasResNet(file);
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
-  const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
-  return { graph, weights: bindWeights(graph, file, head), format: 'keras' };
+  const layers = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
+  const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, head));
+  return { graph: withInput(graph, options.input), weights, format: 'keras' };
 }
 
 /** A graph with the user's changes to its input description (same layout and size). */

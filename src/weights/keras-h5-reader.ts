@@ -5,7 +5,7 @@
  */
 import type h5wasm from 'h5wasm';
 import type { Dataset, Group } from 'h5wasm';
-import type { ParamTensor } from '../model/graph.js';
+import type { ParamTensor } from '../model/layers.js';
 
 /** The weights of a Keras HDF5 file, grouped by layer. */
 export interface KerasWeightFile {

@@ -4,8 +4,10 @@
  * identity-like batch norms, and halved gammas on the batch norms that feed a residual add so
  * the residual stream grows slowly instead of doubling per block.
  */
-import { consumers, expectedParamShapes, PARAM_NAMES, type LayerParams, type ModelGraph, type ParamTensor } from '../model/graph.js';
-import type { ModelWeights } from './types.js';
+import { consumers, expectedParamShapes, PARAM_NAMES, type LayerParams, type LayerGraph, type ParamTensor } from '../model/layers.js';
+import type { LayerWeights } from './types.js';
+import type { ModelGraph, ModelWeights } from '../graph/graph.js';
+import { layersToGraph } from '../import/keras.js';
 
 /** Gamma of batch norms whose output goes into an `add`. */
 const RESIDUAL_GAMMA = 0.5;
@@ -21,7 +23,7 @@ const RESIDUAL_GAMMA = 0.5;
  * - batch norm: gamma uniform in [0.9, 1.1) (times 0.5 when feeding an `add`), beta `N(0, 0.02²)`,
  *   moving mean `N(0, 0.01²)`, moving variance uniform in [0.9, 1.1).
  */
-export function randomWeights(graph: ModelGraph, seed = 0): ModelWeights {
+export function randomWeights(graph: LayerGraph, seed = 0): LayerWeights {
   const feeds = consumers(graph);
   const kinds = new Map(graph.layers.map((l) => [l.name, l.kind]));
   const weights = new Map<string, LayerParams>();
@@ -140,4 +142,9 @@ function probit(p: number): number {
     ((((((A[0]! * r + A[1]!) * r + A[2]!) * r + A[3]!) * r + A[4]!) * r + A[5]!) * q) /
     (((((B[0]! * r + B[1]!) * r + B[2]!) * r + B[3]!) * r + B[4]!) * r + 1)
   );
+}
+
+/** The model graph of a layer list with seeded random weights (tests, benchmarks, the `null` weights source). */
+export function randomModel(layers: LayerGraph, seed = 0): { graph: ModelGraph; weights: ModelWeights } {
+  return layersToGraph(layers, randomWeights(layers, seed));
 }

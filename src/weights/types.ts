@@ -1,4 +1,4 @@
-import type { LayerParams } from '../model/graph.js';
+import type { LayerParams } from '../model/layers.js';
 
-/** Parameters of every layer that has them, keyed by layer name (Keras layouts, see {@link LayerParams}). */
-export type ModelWeights = ReadonlyMap<string, LayerParams>;
+/** Parameters of every layer of a layer list, keyed by layer name (Keras layouts, see {@link LayerParams}). */
+export type LayerWeights = ReadonlyMap<string, LayerParams>;

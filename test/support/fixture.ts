@@ -98,3 +98,30 @@ export function tvInput(fixture: TvFixture): Float32Array {
 export function tvRules(config: TvExpected['configs'][string]['config']): LrpOptions {
   return { start: config.init, split: config.split, epsilon: config.eps, conv: config.conv };
 }
+
+/** The graph fixtures (any CNN in an ONNX file), each in `test/fixtures/graph/<name>/`. */
+export const GRAPH_FIXTURES = ['cifar-resnet20', 'mobilenet_v2', 'vgg11_bn', 'densenet121', 'resnext50'] as const;
+export type GraphFixture = (typeof GRAPH_FIXTURES)[number];
+
+export interface GraphExpected {
+  name: string;
+  target: number;
+  predicted: number;
+  input: { shape: number[]; mean: number[]; std: number[] };
+  first_layers: string[];
+  configs: Record<string, { file: string; start: number; input_sum: number; conservation: number; ill_conditioned: boolean; trace: Record<string, number> }>;
+  source?: { classes?: string[] };
+}
+
+export function graphPath(fixture: GraphFixture, file: string): string {
+  return join(FIXTURES_ROOT, 'graph', fixture, file);
+}
+
+export function graphExpected(fixture: GraphFixture): GraphExpected {
+  return JSON.parse(readFileSync(graphPath(fixture, 'expected.json'), 'utf8'));
+}
+
+export function graphArray(fixture: GraphFixture, name: string): { data: Float64Array; shape: number[] } {
+  const { data, shape } = decodeNpy(readFileSync(graphPath(fixture, name)));
+  return { data: Float64Array.from(data), shape };
+}

@@ -1,11 +1,11 @@
 /**
  * A direct float64 implementation of every rule, written from the formulas (lrp-spec.md, the
- * official code's arithmetic, the chain rule) with explicit loops over a {@link ModelGraph}.
+ * official code's arithmetic, the chain rule) with explicit loops over a {@link LayerGraph}.
  * It shares nothing with the compiler but the graph description, so the tests can hold the
  * compiled ONNX graphs against it. Tensors are one example's (C, H, W) or (units), row-major.
  */
-import type { ConvLayer, Layer, MaxPoolLayer, ModelGraph } from '../../src/model/graph.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { ConvLayer, Layer, MaxPoolLayer, LayerGraph } from '../../src/model/layers.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 
 export type Tensor = Float64Array;
 
@@ -30,7 +30,7 @@ export interface RefOptions {
 /** One input position of an output's window with its weight. */
 type Connection = [input: number, weight: number];
 
-export function referenceForward(graph: ModelGraph, weights: ModelWeights, x: Tensor): Map<string, Tensor> {
+export function referenceForward(graph: LayerGraph, weights: LayerWeights, x: Tensor): Map<string, Tensor> {
   const out = new Map<string, Tensor>();
   for (const layer of graph.layers) {
     const a = layer.inputs.map((i) => out.get(i)!);
@@ -77,7 +77,7 @@ export function referenceForward(graph: ModelGraph, weights: ModelWeights, x: Te
 }
 
 /** The input relevance (C, H, W) of the explained class, and what was explained. */
-export function referenceRelevance(graph: ModelGraph, weights: ModelWeights, x: Tensor, o: RefOptions): { relevance: Tensor; logits: Tensor; explained: number } {
+export function referenceRelevance(graph: LayerGraph, weights: LayerWeights, x: Tensor, o: RefOptions): { relevance: Tensor; logits: Tensor; explained: number } {
   const act = referenceForward(graph, weights, x);
   const logits = act.get(graph.output)!;
   const max = Math.max(...logits);
@@ -214,7 +214,7 @@ export function referenceRelevance(graph: ModelGraph, weights: ModelWeights, x: 
 
 // ---- geometry ----
 
-export function shapeOf(graph: ModelGraph, name: string): readonly number[] {
+export function shapeOf(graph: LayerGraph, name: string): readonly number[] {
   return graph.layers.find((l) => l.name === name)!.outputShape;
 }
 
@@ -233,7 +233,7 @@ function biasAt(layer: Layer, bias: Float32Array | undefined, j: number): number
 }
 
 /** For each output of a conv or dense layer: the input positions it reads with their weights (its own padding reads nothing). */
-function connections(graph: ModelGraph, weights: ModelWeights, layer: Layer): Connection[][] {
+function connections(graph: LayerGraph, weights: LayerWeights, layer: Layer): Connection[][] {
   const k = weights.get(layer.name)!.kernel!;
   if (layer.kind === 'dense') {
     const [cin, units] = k.shape as [number, number];
@@ -257,7 +257,7 @@ function connections(graph: ModelGraph, weights: ModelWeights, layer: Layer): Co
 }
 
 /** The input positions of each output of a max pool (its own padding is −∞: never part of a window). */
-function poolWindows(graph: ModelGraph, layer: MaxPoolLayer): number[][] {
+function poolWindows(graph: LayerGraph, layer: MaxPoolLayer): number[][] {
   const [c, h, w] = shapeOf(graph, layer.inputs[0]!) as [number, number, number];
   const [, oh, ow] = layer.outputShape as [number, number, number];
   const windows: number[][] = [];
@@ -274,7 +274,7 @@ function poolWindows(graph: ModelGraph, layer: MaxPoolLayer): number[][] {
 }
 
 /** The official code's AvgPool2d(2) windows over the unpadded input (after a zero-padding layer's padding). */
-function twoByTwoWindows(graph: ModelGraph, layer: MaxPoolLayer): number[][] {
+function twoByTwoWindows(graph: LayerGraph, layer: MaxPoolLayer): number[][] {
   const input = graph.layers.find((l) => l.name === layer.inputs[0])!;
   const [c, h, w] = input.outputShape as [number, number, number];
   const [top, left] = input.kind === 'zeroPad' ? [input.pads[0], input.pads[2]] : [0, 0];
@@ -287,13 +287,13 @@ function twoByTwoWindows(graph: ModelGraph, layer: MaxPoolLayer): number[][] {
 }
 
 /** Ones at the positions of a tensor that exist before zero padding. */
-function onesImage(graph: ModelGraph, name: string): Tensor {
+function onesImage(graph: LayerGraph, name: string): Tensor {
   const layer = graph.layers.find((l) => l.name === name)!;
   if (layer.kind === 'zeroPad') return pad(onesImage(graph, layer.inputs[0]!), shapeOf(graph, layer.inputs[0]!), layer.pads);
   return new Float64Array(layer.outputShape.reduce((p, v) => p * v, 1)).fill(1);
 }
 
-function boundImage(graph: ModelGraph, name: string, values: readonly number[] | undefined): Tensor {
+function boundImage(graph: LayerGraph, name: string, values: readonly number[] | undefined): Tensor {
   const layer = graph.layers.find((l) => l.name === name)!;
   if (layer.kind === 'zeroPad') return pad(boundImage(graph, layer.inputs[0]!, values), shapeOf(graph, layer.inputs[0]!), layer.pads);
   const [c, h, w] = layer.outputShape as [number, number, number];
@@ -301,7 +301,7 @@ function boundImage(graph: ModelGraph, name: string, values: readonly number[] |
 }
 
 /** BN as y = scale·x + shift per channel; ε as the float32 attribute the graph carries. */
-function batchNormAffine(graph: ModelGraph, weights: ModelWeights, layer: Layer): [number[], number[]] {
+function batchNormAffine(graph: LayerGraph, weights: LayerWeights, layer: Layer): [number[], number[]] {
   const p = weights.get(layer.name)!;
   const eps = Math.fround((layer as { epsilon: number }).epsilon);
   const scale = Array.from(p.gamma!.data, (g, c) => g / Math.sqrt(p.movingVariance!.data[c]! + eps));

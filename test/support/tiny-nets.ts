@@ -4,12 +4,13 @@
  * explainer: small enough that the float64 reference in `reference-lrp.ts` is instant.
  */
 import { compileExplainer } from '../../src/lrp/compiler.js';
+import { layersToGraph } from '../../src/import/keras.js';
 import { resolveLrpOptions, type LrpOptions } from '../../src/lrp/presets.js';
-import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
+import type { Layer, LayerParams, LayerGraph } from '../../src/model/layers.js';
 import { IO } from '../../src/onnx/classifier.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { createSession, ort } from '../../src/runtime/session.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
 
 export const CHANNELS = 2;
@@ -26,7 +27,7 @@ export const BOUNDS = { low: [-1.5, -2], high: [1.5, 2.5] };
 export type Stem = 'keras' | 'torch' | 'pool-first';
 
 /** A tiny ResNet; `channels` of input (3 for the attribution methods, which take colour images). */
-export function tinyResNet(stem: Stem, channels = CHANNELS): ModelGraph {
+export function tinyResNet(stem: Stem, channels = CHANNELS): LayerGraph {
   const F = 3;
   const layers: Layer[] = [{ kind: 'input', name: 'in', inputs: [], outputShape: [channels, SIZE, SIZE] }];
   const add = (layer: Omit<Layer, 'outputShape'> & { outputShape?: number[] }, shape: number[]) => layers.push({ ...layer, outputShape: shape } as Layer);
@@ -77,7 +78,7 @@ export function random(seed: number): () => number {
 }
 
 /** Seeded float32 parameters (Keras layouts); BN scales positive, shifts around zero. */
-export function tinyWeights(graph: ModelGraph, seed: number): ModelWeights {
+export function tinyWeights(graph: LayerGraph, seed: number): LayerWeights {
   const rand = random(seed);
   const values = (n: number, scale: number, offset = 0) => Float32Array.from({ length: n }, () => rand() * scale + offset);
   const weights = new Map<string, LayerParams>();
@@ -132,18 +133,19 @@ export interface ExplainerRun {
 }
 
 /** Compiles `graph` under `options` (with {@link BOUNDS}) and runs it on one image (H, W, C). */
-export async function runExplainer(graph: ModelGraph, weights: ModelWeights, options: LrpOptions, precision: Precision, input: Float32Array, target: number): Promise<ExplainerRun> {
+export async function runExplainer(graph: LayerGraph, weights: LayerWeights, options: LrpOptions, precision: Precision, input: Float32Array, target: number): Promise<ExplainerRun> {
   return (await runExplainerBatch(graph, weights, options, precision, [input], [target]))[0]!;
 }
 
 /** Like {@link runExplainer} for a batch of images in one run, each with its own target. */
-export async function runExplainerBatch(graph: ModelGraph, weights: ModelWeights, options: LrpOptions, precision: Precision, inputs: readonly Float32Array[], targets: readonly number[]): Promise<ExplainerRun[]> {
+export async function runExplainerBatch(graph: LayerGraph, weights: LayerWeights, options: LrpOptions, precision: Precision, inputs: readonly Float32Array[], targets: readonly number[]): Promise<ExplainerRun[]> {
   const config = resolveLrpOptions({ inputBounds: BOUNDS, ...options });
   const [c, h, w] = graph.layers[0]!.outputShape as [number, number, number];
   const per = c * h * w;
   const batch = new Float32Array(inputs.length * per);
   inputs.forEach((x, i) => batch.set(x, i * per));
-  const session = await createSession(compileExplainer(graph, weights, config, precision).model);
+  const model = layersToGraph(graph, weights);
+  const session = await createSession(compileExplainer(model.graph, model.weights, config, precision).model);
   try {
     const out = await session.run({
       [IO.input]: new ort.Tensor('float32', batch, [inputs.length, h, w, c]),

@@ -7,9 +7,9 @@
  * must refuse. Used by the tests and the benchmark (no Python, no torch here).
  */
 import onnxProto from 'onnx-proto';
-import type { ConvLayer, Layer, ModelGraph, ParamTensor } from '../../src/model/graph.js';
-import { convKernelToOnnx } from '../../src/onnx/forward.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { ConvLayer, Layer, LayerGraph, ParamTensor } from '../../src/model/layers.js';
+import { convKernelToOnnx } from '../../src/import/keras.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
@@ -68,7 +68,7 @@ export function intInit(name: string, values: readonly number[]): onnxProto.onnx
 }
 
 /** The torch export of a torchvision-layout graph (built by `buildResNet` with zero-pad layers before conv1 and the max pool). */
-export function torchvisionModel(graph: ModelGraph, weights: ModelWeights, options: TorchOnnxOptions = {}): TorchModel {
+export function torchvisionModel(graph: LayerGraph, weights: LayerWeights, options: TorchOnnxOptions = {}): TorchModel {
   const foldBn = options.foldBn ?? true;
   const nodes: NodeSpec[] = [];
   const initializers: onnxProto.onnx.ITensorProto[] = [];
@@ -225,7 +225,7 @@ export function encodeModel(m: TorchModel): Uint8Array {
 }
 
 /** The ONNX bytes of {@link torchvisionModel}. */
-export function torchvisionOnnx(graph: ModelGraph, weights: ModelWeights, options: TorchOnnxOptions = {}): Uint8Array {
+export function torchvisionOnnx(graph: LayerGraph, weights: LayerWeights, options: TorchOnnxOptions = {}): Uint8Array {
   return encodeModel(torchvisionModel(graph, weights, options));
 }
 
@@ -243,7 +243,7 @@ function addPads(own: readonly [number, number, number, number], extra?: readonl
 }
 
 /** W' = W·γ/√(σ²+ε) per output channel, b' = (b − μ)·γ/√(σ²+ε) + β. */
-function foldInto(kernel: Float32Array, bias: Float32Array, bn: Layer, weights: ModelWeights, conv: ConvLayer): void {
+function foldInto(kernel: Float32Array, bias: Float32Array, bn: Layer, weights: LayerWeights, conv: ConvLayer): void {
   const p = weights.get(bn.name)!;
   const eps = (bn as { epsilon: number }).epsilon;
   const per = kernel.length / conv.filters;

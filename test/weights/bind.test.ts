@@ -1,7 +1,7 @@
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { expectedParamShapes, PARAM_NAMES, type ParamTensor } from '../../src/model/graph.js';
+import { expectedParamShapes, PARAM_NAMES, type ParamTensor } from '../../src/model/layers.js';
 import { buildResNet, kerasResNet50, kerasResNetSpec } from '../../src/model/resnet.js';
 import { bindWeights, inferKerasResNet } from '../../src/weights/bind.js';
 import { readKerasH5, type KerasWeightFile } from '../../src/weights/keras-h5.js';

@@ -1,10 +1,10 @@
 /**
- * A plain-JS reference forward pass over a {@link ModelGraph} (one image, NCHW, float64),
+ * A plain-JS reference forward pass over a {@link LayerGraph} (one image, NCHW, float64),
  * slow but obviously correct, so weight tests can check values end to end without ONNX.
  */
 import { readNpy } from '../../src/image/npy.js';
-import type { Layer, ModelGraph } from '../../src/model/graph.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { Layer, LayerGraph } from '../../src/model/layers.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 
 /** A `[C, H, W]` (or `[C]`) tensor. */
 export interface Tensor {
@@ -13,7 +13,7 @@ export interface Tensor {
 }
 
 /** Runs `graph` on `input` (`[3, H, W]`), returning every layer's output (dense: the logits, before softmax). */
-export function forward(graph: ModelGraph, weights: ModelWeights, input: Tensor): Map<string, Tensor> {
+export function forward(graph: LayerGraph, weights: LayerWeights, input: Tensor): Map<string, Tensor> {
   const outputs = new Map<string, Tensor>();
   for (const layer of graph.layers) {
     const xs = layer.inputs.map((name) => outputs.get(name)!);

@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import h5wasm from 'h5wasm/node';
 import type { Group, LIBVER_BOUNDS } from 'h5wasm/node';
-import type { ModelGraph, ParamTensor } from '../../src/model/graph.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { LayerGraph, ParamTensor } from '../../src/model/layers.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 import { FIXTURE_DIR, FIXTURE_WEIGHTS as FIXTURE_H5 } from '../support/fixture.js';
 
 /** The repo root, from this file's compiled location `dist/test/weights/`. */
@@ -110,7 +110,7 @@ export async function writeKerasH5(path: string, layers: readonly H5Layer[], opt
 }
 
 /** The Keras layer list of a graph with its weights (layers without weights included, as Keras does). */
-export function kerasLayers(graph: ModelGraph, weights: ModelWeights): H5Layer[] {
+export function kerasLayers(graph: LayerGraph, weights: LayerWeights): H5Layer[] {
   return graph.layers.map((layer) => ({
     name: layer.name,
     weights: Object.entries(weights.get(layer.name) ?? {}).map(([name, tensor]) => ({ name, tensor })),

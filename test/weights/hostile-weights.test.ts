@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { after, test } from 'node:test';
 import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
-import type { ParamTensor } from '../../src/model/graph.js';
+import type { ParamTensor } from '../../src/model/layers.js';
 import { bindWeights, checkKerasShapes } from '../../src/weights/bind.js';
 import { readKerasH5 } from '../../src/weights/keras-h5.js';
 import { FIXTURE_H5, REPO_ROOT, removeTempFiles, tempPath, writeKerasH5, type H5Layer, type WriteOptions } from './h5-helpers.js';

@@ -1,7 +1,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { expectedParamShapes, PARAM_NAMES } from '../../src/model/graph.js';
+import { expectedParamShapes, PARAM_NAMES } from '../../src/model/layers.js';
 import { kerasResNet50 } from '../../src/model/resnet.js';
 import { randomWeights } from '../../src/weights/random.js';
 import { forward, nhwcToChw, readNpyF32 } from './forward-helper.js';

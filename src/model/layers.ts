@@ -1,7 +1,8 @@
 /**
- * The model graph: a small, typed description of a convolutional network, independent of
- * any runtime. Builders (e.g. {@link buildKerasResNet}) produce it, weight loaders fill it,
- * and the ONNX compiler turns it into a forward (+ relevance) graph.
+ * A Keras-style layer list: the vocabulary of Keras model files (zero padding, conv, batch norm,
+ * ReLU, max pool, add, global average pool, dense). The Keras ResNet builder produces it, the
+ * `.h5` weight binder fills it, and `import/keras.ts` turns it into the model graph (ONNX
+ * nodes) that everything else works on.
  *
  * Tensors are described in NCHW order without the batch dimension: `[channels, height, width]`
  * for feature maps, `[units]` for vectors.
@@ -110,7 +111,7 @@ export interface ParamTensor {
 export type LayerParams = Readonly<Record<string, ParamTensor>>;
 
 /** A network: layers in topological order (inputs before their consumers) plus metadata. */
-export interface ModelGraph {
+export interface LayerGraph {
   /** Architecture name, e.g. `resnet50`. */
   readonly name: string;
   readonly layers: readonly Layer[];
@@ -136,7 +137,7 @@ export const PARAM_NAMES: Readonly<Partial<Record<LayerKind, readonly string[]>>
  * The parameter shapes a layer expects, in Keras layout, derived from the graph.
  * Returns an empty object for layers without parameters.
  */
-export function expectedParamShapes(graph: ModelGraph, layer: Layer): Record<string, number[]> {
+export function expectedParamShapes(graph: LayerGraph, layer: Layer): Record<string, number[]> {
   const inShape = layer.inputs.length > 0 ? layerByName(graph, layer.inputs[0]!).outputShape : [];
   switch (layer.kind) {
     case 'conv': {
@@ -163,14 +164,14 @@ export function windowOutputSize(size: number, k: number, stride: number, padBef
 }
 
 /** Finds a layer by name or throws an error that names it. */
-export function layerByName(graph: ModelGraph, name: string): Layer {
+export function layerByName(graph: LayerGraph, name: string): Layer {
   const layer = graph.layers.find((l) => l.name === name);
   if (!layer) throw new Error(`model ${graph.name} has no layer named "${name}"`);
   return layer;
 }
 
 /** Map from layer name to the names of the layers that consume its output. */
-export function consumers(graph: ModelGraph): Map<string, string[]> {
+export function consumers(graph: LayerGraph): Map<string, string[]> {
   const map = new Map<string, string[]>(graph.layers.map((l) => [l.name, []]));
   for (const layer of graph.layers) for (const input of layer.inputs) map.get(input)!.push(layer.name);
   return map;
