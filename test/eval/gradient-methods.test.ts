@@ -9,18 +9,20 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { explainerSession } from '../../src/eval/explainer-session.js';
-import { lastStageLayer } from '../../src/eval/gradcam.js';
+import { lastSpatialNode } from '../../src/eval/gradcam.js';
+import { layersToGraph } from '../../src/import/keras.js';
 import { createMethod, type MethodContext } from '../../src/eval/methods.js';
 import { compileExplainer, tapOutputs } from '../../src/lrp/compiler.js';
 import { resolveLrpOptions } from '../../src/lrp/presets.js';
-import type { Layer, ModelGraph } from '../../src/model/graph.js';
+import type { Layer, LayerGraph } from '../../src/model/layers.js';
 import { blackValues, CAFFE_INPUT, preprocessValue, TORCHVISION_INPUT, type InputDescription } from '../../src/model/input.js';
 import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { IO } from '../../src/onnx/classifier.js';
 import { createSession, ort } from '../../src/runtime/session.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 import { relativeL2 } from '../support/fixture.js';
+import { randomWeights } from '../../src/weights/random.js';
 import { referenceForward, referenceRelevance, type RefOptions } from '../support/reference-lrp.js';
 import { CLASSES, random, SIZE, tinyResNet, tinyWeights } from '../support/tiny-nets.js';
 
@@ -30,14 +32,15 @@ const TARGETS = [0, 2];
 /** Relative L2 error allowed per graph precision (outputs are float32 either way). */
 const TOLERANCE: Record<Precision, number> = { float64: 1e-6, float32: 1e-5 };
 
-function tinyContext(graph: ModelGraph, weights: ModelWeights, precision: Precision): MethodContext {
+function tinyContext(graph: LayerGraph, weights: LayerWeights, precision: Precision): MethodContext {
   return {
     inputDescription: graph.inputDescription,
-    graph,
+    graph: layersToGraph(graph, weights).graph,
     ig: { steps: 32, batch: 5 },
     loadLrp: () => Promise.reject(new Error('not needed')),
     async compileExplainer(rules, options) {
-      const compiled = compileExplainer(graph, weights, resolveLrpOptions(rules), precision, options);
+      const model = layersToGraph(graph, weights);
+      const compiled = compileExplainer(model.graph, model.weights, resolveLrpOptions(rules), precision, options);
       return explainerSession(await createSession(compiled.model), graph.inputDescription);
     },
   };
@@ -68,10 +71,10 @@ function overChannels(x: Float64Array, f: (values: number[]) => number): Float64
 }
 const sum = (v: number[]) => v.reduce((a, b) => a + b, 0);
 
-const logit = (graph: ModelGraph, weights: ModelWeights, x: Float64Array, t: number) => referenceForward(graph, weights, x).get(graph.output)![t]!;
+const logit = (graph: LayerGraph, weights: LayerWeights, x: Float64Array, t: number) => referenceForward(graph, weights, x).get(graph.output)![t]!;
 
 /** ∂y_t/∂x (C, H, W) by central differences of the float64 forward pass, checking that it is linear within ±h. */
-function finiteDifferences(graph: ModelGraph, weights: ModelWeights, x: Float64Array, t: number): Float64Array {
+function finiteDifferences(graph: LayerGraph, weights: LayerWeights, x: Float64Array, t: number): Float64Array {
   const h = 1e-5 * Math.max(...x.map(Math.abs));
   const y0 = logit(graph, weights, x, t);
   return x.map((_, i) => {
@@ -86,7 +89,7 @@ function finiteDifferences(graph: ModelGraph, weights: ModelWeights, x: Float64A
   });
 }
 
-function referenceGradient(graph: ModelGraph, weights: ModelWeights, x: Float64Array, t: number, relu: 'gradient' | 'guided'): Float64Array {
+function referenceGradient(graph: LayerGraph, weights: LayerWeights, x: Float64Array, t: number, relu: 'gradient' | 'guided'): Float64Array {
   const options: RefOptions = {
     rule: (layer: Layer) => ({ name: layer.kind === 'relu' ? relu : 'gradient' }),
     start: 'gradient',
@@ -122,7 +125,7 @@ const LAYOUTS: [string, InputDescription][] = [
 for (const [label, desc] of LAYOUTS) {
   describe(`gradient methods, ${label}`, () => {
     // The max pool reads the batch norm directly: no ties in its windows (for finite differences).
-    const graph: ModelGraph = { ...tinyResNet('pool-first', C), inputDescription: desc };
+    const graph: LayerGraph = { ...tinyResNet('pool-first', C), inputDescription: desc };
     // The caffe range (±128) is ~60× the normalised one: scale the weights' effect by the stem's.
     const weights = tinyWeights(graph, 3);
     const inputs = [image(desc, 5), image(desc, 6)];
@@ -210,7 +213,7 @@ for (const [label, desc] of LAYOUTS) {
       });
 
       test(`gradcam = ReLU(Σ α_k A_k) upsampled, in float64 (${precision})`, async () => {
-        const layer = lastStageLayer(graph);
+        const layer = lastSpatialNode(layersToGraph(graph, weights).graph);
         assert.equal(layer, 'r3');
         const gradcam = await createMethod('gradcam', context);
         // Class 1 has weighted sums of both signs on these images: the ReLU matters.
@@ -221,7 +224,7 @@ for (const [label, desc] of LAYOUTS) {
           const kernel = weights.get('fc')!.kernel!.data; // (features, classes)
           for (let i = 0; i < inputs.length; i++) {
             const a = referenceForward(graph, weights, chw[i]!).get(layer)!;
-            const [k, h, w] = graph.layers.find((l) => l.name === layer)!.outputShape as [number, number, number];
+            const [k, h, w] = graph.layers.find((l: Layer) => l.name === layer)!.outputShape as [number, number, number];
             // y_t = b_t + Σ_k W[k, t] · mean(A_k): ∂y_t/∂A_k is W[k, t]/(h·w) everywhere, which is α_k.
             const cam = new Float64Array(h * w);
             for (let ch = 0; ch < k; ch++) {
@@ -244,9 +247,10 @@ for (const [label, desc] of LAYOUTS) {
 }
 
 test('taps: stopping at them leaves the pass below out and the tapped values unchanged; unknown layers are named', async () => {
-  assert.equal(lastStageLayer(buildResNet(kerasResNetSpec(50))), 'conv5_block3_out');
-  const graph = tinyResNet('torch', C);
-  const weights = tinyWeights(graph, 1);
+  const resnet50 = buildResNet(kerasResNetSpec(50));
+  assert.equal(lastSpatialNode(layersToGraph(resnet50, randomWeights(resnet50, 0)).graph), 'conv5_block3_out');
+  const layers = tinyResNet('torch', C);
+  const { graph, weights } = layersToGraph(layers, tinyWeights(layers, 1));
   const config = resolveLrpOptions({ preset: 'gradient' });
   const tap = tapOutputs('r2');
   const run = async (stopAtTaps: boolean) => {
@@ -265,6 +269,6 @@ test('taps: stopping at them leaves the pass below out and the tapped values unc
   assert.deepEqual(stopped.activation, full.activation);
   assert.deepEqual(stopped.relevance, full.relevance);
   assert.ok((full.relevance as Float32Array).some((v) => v !== 0));
-  assert.throws(() => compileExplainer(graph, weights, config, 'float32', { tapLayers: ['nope'] }), /has no layer named "nope"/);
+  assert.throws(() => compileExplainer(graph, weights, config, 'float32', { tapLayers: ['nope'] }), /has no node named "nope"/);
   assert.throws(() => compileExplainer(graph, weights, config, 'float32', { stopAtTaps: true }), /stopAtTaps needs tapLayers/);
 });

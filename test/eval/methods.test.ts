@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { createMethod, methodNames, type MethodContext } from '../../src/eval/methods.js';
 import { classifierFromModel } from '../../src/eval/model-classifier.js';
 import { contextFromModel } from '../../src/eval/model-context.js';
+import { randomModel } from '../../src/weights/random.js';
 import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
 import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
@@ -47,7 +48,7 @@ describe('LRP methods on the w8 fixture', () => {
 describe('random method', () => {
   const context: MethodContext = {
     inputDescription: CAFFE_INPUT,
-    graph: buildResNet(kerasResNetSpec(50)),
+    graph: randomModel(buildResNet(kerasResNetSpec(50))).graph,
     loadLrp: () => Promise.reject(new Error('not needed')),
     compileExplainer: () => Promise.reject(new Error('not needed')),
   };

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { layersToGraph } from '../../src/import/keras.js';
 import { emitForward } from '../../src/onnx/forward.js';
 import { OnnxGraphBuilder } from '../../src/onnx/graph-builder.js';
 import { createSession, ort } from '../../src/runtime/session.js';
@@ -35,8 +36,9 @@ test('gradient preset = ∂y_t/∂x by central differences (BN, max pool argmax,
   // The forward ops in float64, with the logits left in float64 (the library's outputs are float32).
   const g = new OnnxGraphBuilder('forward64', 'float64');
   g.input('x', 'float32', ['N', SIZE, SIZE, CHANNELS]);
-  const forward = emitForward(g, graph, weights, g.castIn(g.op('Transpose', ['x'], 'x_nchw', { perm: [0, 3, 1, 2] })));
-  const logitsName = forward.outputs.get(graph.output)!;
+  const model = layersToGraph(graph, weights);
+  const forward = emitForward(g, model.graph, model.weights, g.castIn(g.op('Transpose', ['x'], 'x_nchw', { perm: [0, 3, 1, 2] })));
+  const logitsName = forward.tensors.get(graph.output)!;
   g.output(logitsName, 'float64', ['N', CLASSES]);
   const session = await createSession(g.toBytes());
   let logits: Float64Array;

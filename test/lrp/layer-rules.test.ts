@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { compileExplainer } from '../../src/lrp/compiler.js';
 import { resolveLrpOptions, type LrpOptions } from '../../src/lrp/presets.js';
-import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
-import type { ModelWeights } from '../../src/weights/types.js';
+import { layersToGraph } from '../../src/import/keras.js';
+import type { Layer, LayerGraph, LayerParams } from '../../src/model/layers.js';
+import type { LayerWeights } from '../../src/weights/types.js';
 import { relativeL2 } from '../support/fixture.js';
 import { referenceRelevance, type RefOptions, type RefRule } from '../support/reference-lrp.js';
 import { BOUNDS, CLASSES, CHANNELS, SIZE, runExplainer, runExplainerBatch, tinyInput, tinyResNet, tinyWeights, toChw, type Stem } from '../support/tiny-nets.js';
@@ -54,7 +55,7 @@ function refOptions(setup: Setup, target: number): RefOptions {
     switch (layer.kind) {
       case 'conv': return layer.name === 'c1' ? setup.first : setup.conv;
       case 'dense': return setup.dense;
-      case 'relu': case 'batchNorm': case 'maxPool': case 'globalAvgPool': return { name: setup[layer.kind] };
+      case 'relu': case 'batchNorm': case 'maxPool': case 'globalAvgPool': return { name: setup[layer.kind as 'relu' | 'batchNorm' | 'maxPool' | 'globalAvgPool'] };
       case 'add': return { name: setup.add };
       default: throw new Error(`no rule for ${layer.kind}`);
     }
@@ -202,10 +203,10 @@ test('a batch equals single runs for the new rules (argmax routing, ones input, 
 // ---- the split rules where both inputs of an addition are zero ----
 
 /** Two 1×1 convs pick one input channel each; where both are negative, both ReLUs give 0 and the add sees 0 + 0. */
-function splitNet(): { graph: ModelGraph; weights: ModelWeights; input: Float32Array } {
+function splitNet(): { graph: LayerGraph; weights: LayerWeights; input: Float32Array } {
   const s = 3;
   const conv = (name: string): Layer => ({ kind: 'conv', name, inputs: ['in'], filters: 1, kernel: [1, 1], strides: [1, 1], pads: [0, 0, 0, 0], useBias: false, outputShape: [1, s, s] });
-  const graph: ModelGraph = {
+  const graph: LayerGraph = {
     name: 'split', input: 'in', output: 'fc', inputDescription: { ...CAFFE_INPUT, size: s },
     layers: [
       { kind: 'input', name: 'in', inputs: [], outputShape: [2, s, s] },
@@ -217,7 +218,7 @@ function splitNet(): { graph: ModelGraph; weights: ModelWeights; input: Float32A
       { kind: 'dense', name: 'fc', inputs: ['gap'], units: 2, activation: 'linear', outputShape: [2] },
     ],
   };
-  const weights: ModelWeights = new Map<string, LayerParams>([
+  const weights: LayerWeights = new Map<string, LayerParams>([
     ['ca', { kernel: { data: Float32Array.of(1, 0), shape: [1, 1, 2, 1] } }],
     ['cb', { kernel: { data: Float32Array.of(0, 1), shape: [1, 1, 2, 1] } }],
     ['fc', { kernel: { data: Float32Array.of(0.75, -0.5), shape: [1, 2] }, bias: { data: Float32Array.of(0.1, 0.2), shape: [2] } }],
@@ -251,11 +252,12 @@ test('split rules at 0/0: ratio falls back to halves, ratio-no-fallback passes n
 // ---- the composite's checks ----
 
 test('rules are checked against their layer kind, once, when the graph is compiled', () => {
-  const { graph, weights } = nets.get('keras')!;
+  const net = nets.get('keras')!;
+  const { graph, weights } = layersToGraph(net.graph, net.weights);
   const compile = (options: LrpOptions) => compileExplainer(graph, weights, resolveLrpOptions({ inputBounds: BOUNDS, ...options }));
-  assert.throws(() => compile({ layers: { r1: 'zplus' } }), /rule override for "r1": a relu layer takes pass, gradient or guided, not "zplus"/);
-  assert.throws(() => compile({ layers: { pad0: 'gradient' } }), /rule override for "pad0": a zeroPad layer takes no rule/);
-  assert.throws(() => compile({ layers: { c2: 'zb' } }), /layer c2: the zb rule needs input bounds, so it only applies to the first layer \(c1\)/);
+  assert.throws(() => compile({ layers: { r1: 'zplus' } }), /rule override for "r1": a Relu node takes pass, gradient or guided, not "zplus"/);
+  assert.throws(() => compile({ layers: { pad0: 'gradient' } }), /rule override for "pad0": a Pad node takes no rule/);
+  assert.throws(() => compile({ layers: { c2: 'zb' } }), /node c2: the zb rule needs input bounds, so it only applies to the first layer \(c1\)/);
   assert.throws(() => compile({ layers: { fc: { name: 'gamma', gamma: -1 } } }), /rule for layer fc: gamma must be a finite number ≥ 0, got -1/);
   const compiled = compile({ layers: { add: 'symmetric', mp: 'gradient' } });
   assert.deepEqual(compiled.rules.get('add'), { kind: 'add', rule: { name: 'symmetric' } });
@@ -268,8 +270,9 @@ test('avg2x2 needs 2×2/2 windows that fit the max pool’s output', () => {
   const graph = tinyResNet('torch');
   // A 3×3/1 pool keeps 4×4 → 4×4, which 2×2/2 windows (2×2) cannot produce.
   const layers = graph.layers.map((l) => (l.name === 'mp' ? { ...l, strides: [1, 1], outputShape: [3, 8, 8] } : l)) as Layer[];
-  const odd: ModelGraph = { ...graph, layers: layers.map((l) => (l.name === 'c2' || l.name === 'bn2' || l.name === 'r2' || l.name === 'c3' || l.name === 'bn3' || l.name === 'add' || l.name === 'r3'
+  const odd: LayerGraph = { ...graph, layers: layers.map((l) => (l.name === 'c2' || l.name === 'bn2' || l.name === 'r2' || l.name === 'c3' || l.name === 'bn3' || l.name === 'add' || l.name === 'r3'
     ? { ...l, outputShape: [3, 8, 8] } : l)) as Layer[] };
-  assert.throws(() => compileExplainer(odd, tinyWeights(odd, 1), resolveLrpOptions({ preset: 'official' })),
-    /layer mp: the avg2x2 rule's 2×2\/2 windows over its unpadded 8×8 input give 4×4, but the max pool outputs 8×8/);
+  const model = layersToGraph(odd, tinyWeights(odd, 1));
+  assert.throws(() => compileExplainer(model.graph, model.weights, resolveLrpOptions({ preset: 'official' })),
+    /node mp: the avg2x2 rule's 2×2\/2 windows over its unpadded 8×8 input give 4×4, but the max pool outputs 8×8/);
 });

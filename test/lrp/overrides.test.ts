@@ -27,7 +27,7 @@ before(async () => {
 
 test('every conv overridden by name equals the same rule chosen by kind', async () => {
   const first = firstLayers(byKind.graph);
-  const convs = byKind.graph.layers.filter((l) => l.kind === 'conv' && !first.has(l.name)).map((l) => l.name);
+  const convs = byKind.graph.nodes.filter((n) => n.op === 'Conv' && !first.has(n.name)).map((n) => n.name);
   assert.equal(convs.length, 52);
   const byName = await load({ conv: 'zplus', layers: Object.fromEntries(convs.map((n) => [n, GAMMA])) });
   const [a, b] = [await byKind.computeLrp(input), await byName.computeLrp(input)];

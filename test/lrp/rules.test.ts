@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileExplainer } from '../../src/lrp/compiler.js';
+import { layersToGraph } from '../../src/import/keras.js';
 import { describeConfig, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions } from '../../src/lrp/presets.js';
 import { describeRule, resolveRule, ruleData, ruleNames, RULES, type Rule, type RuleKind } from '../../src/lrp/rules.js';
-import type { Layer, LayerParams, ModelGraph } from '../../src/model/graph.js';
+import type { Layer, LayerParams, LayerGraph } from '../../src/model/layers.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
 import { IO } from '../../src/onnx/classifier.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
@@ -30,7 +31,7 @@ const pooled = out1 - 1; // max pool 2×2, stride 1
 const CLASSES = 3;
 const BOUNDS = { low: [-1.5, -2], high: [1.5, 2.5] };
 
-const graph: ModelGraph = {
+const graph: LayerGraph = {
   name: 'tiny',
   input: 'in',
   output: 'fc',
@@ -186,7 +187,8 @@ function reference(rules: { first: Rule; conv: Rule; dense: Rule }, eps: number,
 
 async function compiled(options: LrpOptions, precision: Precision, target: number) {
   const config = resolveLrpOptions({ ...options, inputBounds: BOUNDS });
-  const session = await createSession(compileExplainer(graph, params, config, precision).model);
+  const model = layersToGraph(graph, params);
+  const session = await createSession(compileExplainer(model.graph, model.weights, config, precision).model);
   try {
     const out = await session.run({
       [IO.input]: new ort.Tensor('float32', input, [1, S0, S0, C0]),

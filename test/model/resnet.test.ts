@@ -9,7 +9,7 @@ import { resolveLrpOptions } from '../../src/lrp/presets.js';
 import { buildResNet, kerasResNet50, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
 import { IO } from '../../src/onnx/classifier.js';
 import { createSession, ort } from '../../src/runtime/session.js';
-import { randomWeights } from '../../src/weights/random.js';
+import { randomModel } from '../../src/weights/random.js';
 import { readKerasH5 } from '../../src/weights/keras-h5.js';
 import { FIXTURE_WEIGHTS } from '../support/fixture.js';
 
@@ -36,8 +36,8 @@ test('ResNet101 and ResNet152 are the same builder with more blocks', () => {
 
 /** Runs the default LRP on a small random image and returns the conservation error. */
 async function conservation(spec: Parameters<typeof buildResNet>[0]): Promise<{ error: number; trace: number }> {
-  const graph = buildResNet(spec);
-  const compiled = compileExplainer(graph, randomWeights(graph, 3), resolveLrpOptions({ first: 'zplus' }));
+  const { graph, weights } = randomModel(buildResNet(spec), 3);
+  const compiled = compileExplainer(graph, weights, resolveLrpOptions({ first: 'zplus' }));
   const session = await createSession(compiled.model);
   const size = spec.inputSize;
   const input = Float32Array.from({ length: size * size * 3 }, (_, i) => ((i * 7919) % 255) - 120);
