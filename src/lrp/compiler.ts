@@ -655,7 +655,9 @@ class RelevanceCompiler {
     const termKernels = terms.map((t) => (kernel ? transformKernel(g, kernel, t.param, t.sign) : ''));
     // A pool's mean weights 1/n: z_mean + ε = (z_sum + n·ε)/n, and the adjoint's 1/n cancels the
     // division's n, so the rule runs on window sums with n·ε (and the gradient scales by 1/n).
-    const n = weights === 'mean' ? ops.windowSize! : 1;
+    // Windows of different sizes (an average pool's padding or ceil_mode) have n per window.
+    const counts = weights === 'mean' ? ops.counts : undefined;
+    const n = weights === 'mean' && !counts ? ops.windowSize! : 1;
     const stabilizer = rule.stabilizer ?? { mode: this.config.stabilizer, epsilon: this.config.epsilon };
 
     let s: string;
@@ -665,7 +667,7 @@ class RelevanceCompiler {
       // for free as its bias.
       const plusEpsilon = stabilizer.mode === 'additive' || (!rule.bias && terms.every((t) => this.nonNegativeTerm(node, t, ops)));
       let bias = rule.bias && node.inputs[2] ? this.forward(node.inputs[2]) : undefined;
-      if (plusEpsilon) {
+      if (plusEpsilon && !counts) {
         const eps = g.floatTensor(`${node.name}/epsilon`, new Float32Array(ops.outChannels).fill(epsilon), [ops.outChannels]);
         bias = bias ? g.op('Add', [bias, eps], `${node.name}/bias+epsilon`) : eps;
       }
@@ -678,15 +680,20 @@ class RelevanceCompiler {
       // Terms of constant inputs (z_b's bound images, ones) are summed first, so onnxruntime folds them.
       if (constant.length > 0) variable.push(constant.length === 1 ? constant[0]! : g.op('Add', constant, `${node.name}/z_bounds`));
       let z = variable.length === 1 ? variable[0]! : g.op('Sum', variable, `${node.name}/z_total`);
+      const scaled = counts ? g.op('Mul', [counts, g.scalar(stabilizer.epsilon)], `${node.name}/epsilon_per_window`) : undefined;
+      if (plusEpsilon && scaled) z = g.op('Add', [z, scaled], `${node.name}/z_stab`);
       if (!plusEpsilon) {
         // z + ε·sign(z) with sign(0) = +1.
-        const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${node.name}/z_neg`), g.scalar(-epsilon), g.scalar(epsilon)], `${node.name}/eps_signed`);
+        const [minus, plus] = scaled ? [g.op('Neg', [scaled], `${node.name}/minus_epsilon`), scaled] : [g.scalar(-epsilon), g.scalar(epsilon)];
+        const signedEpsilon = g.op('Where', [g.op('Less', [z, g.scalar(0)], `${node.name}/z_neg`), minus, plus], `${node.name}/eps_signed`);
         z = g.op('Add', [z, signedEpsilon], `${node.name}/z_stab`);
       }
       const f = this.factors.get(r);
       s = f
         ? g.op('Mul', [f.c, g.op('Div', [f.a, z], `${node.name}/a_over_z`)], `${node.name}/s`)
         : g.op('Div', [r, z], `${node.name}/s`);
+    } else if (counts) {
+      s = g.op('Div', [this.value(r), counts], `${node.name}/s_mean`);
     } else if (n !== 1) {
       s = g.op('Mul', [this.value(r), g.scalar(1 / n)], `${node.name}/s_mean`);
     } else {

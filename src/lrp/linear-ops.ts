@@ -8,7 +8,7 @@
  */
 import { intsAttr, type GraphNode, type Shape } from '../graph/graph.js';
 import { conv, convTranspose, flipTranspose, type ConvGeometry } from '../onnx/conv.js';
-import { windowGeometry } from '../onnx/forward.js';
+import { averagePoolCounts, windowGeometry } from '../onnx/forward.js';
 import type { OnnxGraphBuilder } from '../onnx/graph-builder.js';
 import type { ParamModifier } from './rules.js';
 
@@ -28,6 +28,11 @@ export interface LinearOps {
    * 1/n gets them from this (see the compiler).
    */
   readonly windowSize?: number;
+  /**
+   * Average pools whose windows average different numbers of positions (padding left out, a
+   * ceil_mode window cut short): the count per output position, (H', W'), for mean weights.
+   */
+  readonly counts?: string;
   /** The adjoint at the input's full shape, where {@link adjoint} relies on broadcasting. */
   full?(c: string): string;
 }
@@ -132,11 +137,14 @@ export function windowSumOps(g: OnnxGraphBuilder, node: GraphNode, inShape: Shap
   // End padding that gives the pool's own output size (a ceil_mode pool's last window).
   const endH = Math.max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt);
   const endW = Math.max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl);
+  const counts = node.op === 'AveragePool' ? averagePoolCounts(node, inShape, outShape) : undefined;
+  const uneven = counts?.some((c) => c !== kh * kw);
   return {
     apply: (x, _kernel, bias) => conv(g, x, ones, { ...windows, pads: [pt, pl, endH, endW] }, inShape, `${node.name}/z`, bias),
     outChannels: channels,
     adjoint: (s) => convTranspose(g, s, ones, windows, inShape, outShape, `${node.name}/adjoint`),
     windowSize: kh * kw,
+    ...(uneven ? { counts: g.floatTensor(`${node.name}/counts`, counts!, [oh, ow]) } : {}),
   };
 }
 

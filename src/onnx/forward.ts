@@ -64,9 +64,11 @@ export function emitNode(g: OnnxGraphBuilder, node: GraphNode, x: readonly strin
     case 'BatchNormalization':
       return one('BatchNormalization', x, { epsilon: { float: floatAttr(node, 'epsilon') } });
     case 'Relu':
-    case 'Sigmoid':
     case 'Tanh':
       return one(node.op, x);
+    case 'Sigmoid':
+      // In float64 as 1/(1 + e^−x): onnxruntime fuses x·Sigmoid(x) into a float-only kernel.
+      return f64 ? one('Reciprocal', [g.op('Add', [g.scalar(1), g.op('Exp', [g.op('Neg', x, `${outName}/neg`)], `${outName}/exp`)], `${outName}/denominator`)]) : one('Sigmoid', x);
     case 'LeakyRelu': {
       const alpha = floatAttr(node, 'alpha');
       if (!f64) return one('LeakyRelu', x, { alpha: { float: alpha } });
@@ -127,6 +129,32 @@ export function emitNode(g: OnnxGraphBuilder, node: GraphNode, x: readonly strin
 }
 
 /**
+ * How many positions each window of an AveragePool averages, (H', W'): those inside the input,
+ * or inside the padded input with `count_include_pad` (onnxruntime's and PyTorch's divisor).
+ */
+export function averagePoolCounts(node: GraphNode, inShape: readonly number[], outShape: readonly number[]): Float32Array {
+  const geo = windowGeometry(node);
+  const [, h, w] = inShape as [number, number, number];
+  const [, oh, ow] = outShape as [number, number, number];
+  const [kh, kw] = geo.kernel as [number, number];
+  const [sh, sw] = geo.strides as [number, number];
+  const [pt, pl, pb, pr] = geo.pads as [number, number, number, number];
+  const includePad = intAttr(node, 'count_include_pad', 0) === 1;
+  const counts = new Float32Array(oh * ow);
+  for (let i = 0; i < oh; i++) {
+    for (let j = 0; j < ow; j++) {
+      const [y0, x0] = [i * sh - pt, j * sw - pl];
+      const [lowH, highH] = includePad ? [-pt, h + pb] : [0, h];
+      const [lowW, highW] = includePad ? [-pl, w + pr] : [0, w];
+      const rows = Math.min(y0 + kh, highH) - Math.max(y0, lowH);
+      const cols = Math.min(x0 + kw, highW) - Math.max(x0, lowW);
+      counts[i * ow + j] = Math.max(rows, 0) * Math.max(cols, 0);
+    }
+  }
+  return counts;
+}
+
+/**
  * float64 AveragePool: window sums (a depthwise conv of ones, with the end padding a ceil_mode
  * window needs) divided by each window's count — positions inside the input, or inside the
  * padded input with `count_include_pad`.
@@ -142,17 +170,6 @@ function averagePoolByConv(g: OnnxGraphBuilder, node: GraphNode, x: string, inSh
   const endW = Math.max(pr, (ow - 1) * sw + kw - w - pl);
   const ones = g.floatTensor(`${node.name}/ones`, new Float32Array(c * kh * kw).fill(1), [c, 1, kh, kw]);
   const sums = conv(g, x, ones, { ...geo, pads: [pt, pl, endH, endW], groups: c }, inShape, `${out}/sums`);
-  const includePad = intAttr(node, 'count_include_pad', 0) === 1;
-  const counts = new Float32Array(oh * ow);
-  for (let i = 0; i < oh; i++) {
-    for (let j = 0; j < ow; j++) {
-      const [y0, x0] = [i * sh - pt, j * sw - pl];
-      const [lowH, highH] = includePad ? [-pt, h + pb] : [0, h];
-      const [lowW, highW] = includePad ? [-pl, w + pr] : [0, w];
-      const rows = Math.min(y0 + kh, highH) - Math.max(y0, lowH);
-      const cols = Math.min(x0 + kw, highW) - Math.max(x0, lowW);
-      counts[i * ow + j] = Math.max(rows, 0) * Math.max(cols, 0);
-    }
-  }
+  const counts = averagePoolCounts(node, inShape, outShape);
   return g.op('Div', [sums, g.floatTensor(`${node.name}/counts`, counts, [oh, ow])], out);
 }
