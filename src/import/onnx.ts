@@ -88,6 +88,16 @@ export function importOnnx(bytes: Uint8Array, options: OnnxImportOptions = {}): 
   return new Importer(source, model.graph as unknown as IGraph, opset, options.input ?? {}).run();
 }
 
+/** Graph names exporters write whatever the model (torch, tf2onnx): the file's name says more. */
+const GENERIC_GRAPH_NAMES = new Set(['', 'main_graph', 'torch_jit', 'torch-jit-export', 'tf2onnx', 'graph']);
+
+/** The model's name: its graph's, unless an exporter's default; then the file's base name. */
+function modelName(graphName: string, source: string): string {
+  if (!GENERIC_GRAPH_NAMES.has(graphName)) return graphName;
+  const base = source.split(/[\\/]/).pop()!.replace(/\.onnx$/i, '');
+  return base && !base.startsWith('<') ? base : 'onnx-model';
+}
+
 /** A node's failure, turned into an error naming the file and node by the importer. */
 class NodeError extends Error {}
 
@@ -149,7 +159,7 @@ class Importer {
 
     const fileDescription = this.description(layout, size);
     let graph: ModelGraph = {
-      name: this.graph.name || 'onnx-model',
+      name: modelName(this.graph.name ?? '', this.source),
       nodes: this.nodes,
       input,
       output,

@@ -111,8 +111,11 @@ function convLrp(s: ConvSpec, k: Float32Array, b: Float32Array, x: Tensor3, r: T
   const low = (c: number) => BOUNDS.low[c]!;
   const high = (c: number) => BOUNDS.high[c]!;
   const act = (c: number, i: number) => x[c * s.h * s.w + i]!;
-  const terms: Term[] = rule.name === 'zplus' ? [[act, plus]]
-    : rule.name === 'gamma' ? [[act, (w) => w + rule.gamma * plus(w)]]
+  const actPlus = (c: number, i: number) => plus(act(c, i));
+  const actMinus = (c: number, i: number) => minus(act(c, i));
+  // z+ and gamma in their textbook form: positive contributions (a⁺ with W⁺, a⁻ with W⁻) only.
+  const terms: Term[] = rule.name === 'zplus' ? [[actPlus, plus], [actMinus, minus]]
+    : rule.name === 'gamma' ? [[actPlus, (w) => w + rule.gamma * plus(w)], [actMinus, (w) => w + rule.gamma * minus(w)]]
     : rule.name === 'epsilon' ? [[act, (w) => w]]
     : [[act, (w) => w], [(c) => low(c), (w) => -plus(w)], [(c) => high(c), (w) => -minus(w)]];
   const useBias = rule.name === 'epsilon';

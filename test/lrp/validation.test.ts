@@ -37,7 +37,7 @@ test('class index out of range or not an integer', async () => {
 test('invalid rule options', async () => {
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'nope' as never } }), /unknown LRP preset "nope"/);
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: { name: 'gamma', gamma: -1 } } }), /gamma must be a finite number ≥ 0/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /no such layer/);
+  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /rule override for "conv9_block1_1_conv": model resnet50 has no such node/);
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /the zb rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
   await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be one of "ratio", "ratio-no-fallback", "symmetric", "gradient", got "half"/);
 });

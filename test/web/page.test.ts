@@ -22,16 +22,15 @@ import { randomWeights } from '../../src/weights/random.js';
 import { encodeModel, torchvisionModel } from '../support/torch-onnx.js';
 
 /** A small torchvision-style ResNet18 whose second block concatenates instead of adding (DenseNet style). */
-function concatOnnx(): Uint8Array {
+/** A ResNet whose one addition is a product of two computed tensors: not a gate, so refused. */
+function productOnnx(): Uint8Array {
   const graph = buildResNet({
     ...kerasResNetSpec(50, { baseWidth: 4, classes: 10, inputSize: 32 }),
     name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic', strideOn: 'middle', convBias: false,
     bnEpsilon: TORCH_BN_EPSILON, input: { ...TORCHVISION_INPUT, size: 32 },
   });
   const m = torchvisionModel(graph, randomWeights(graph, 5));
-  const add = m.nodes.find((n) => n.name === '/conv2_block2/Add')!;
-  add.op = 'Concat';
-  add.attributes = { axis: 1 };
+  m.nodes.find((n) => n.name === '/conv2_block2/Add')!.op = 'Mul';
   return encodeModel(m);
 }
 
@@ -231,9 +230,9 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
   });
 
   it('reports an unsupported ONNX graph with its node and op', async () => {
-    await page.setInputFiles('#model-file', { name: 'densenet.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(concatOnnx()) });
-    await page.waitForFunction(() => /densenet/.test(document.getElementById('error')!.textContent ?? ''));
-    assert.match(await page.textContent('#error') ?? '', /^densenet\.onnx: node "\/conv2_block2\/Add" \(Concat\) concatenates feature maps/);
+    await page.setInputFiles('#model-file', { name: 'product.onnx', mimeType: 'application/octet-stream', buffer: Buffer.from(productOnnx()) });
+    await page.waitForFunction(() => /product/.test(document.getElementById('error')!.textContent ?? ''));
+    assert.match(await page.textContent('#error') ?? '', /^product\.onnx: node \/conv2_block2\/Add \(Mul\): multiplies two computed tensors/);
     await idle(page);
     assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
   });
