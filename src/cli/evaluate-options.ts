@@ -10,7 +10,7 @@ import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
-import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
+import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -31,6 +31,8 @@ export interface EvaluateSettings {
   readonly precision: Precision;
   /** How images are fitted; undefined: the model's own policy. */
   readonly fit?: FitMode;
+  /** Input side for a model with a dynamic input size (`--size`). */
+  readonly size?: number;
   readonly batch: number;
   readonly seed: number;
   /** Integrated Gradients' steps (m + 1 gradients per image). */
@@ -77,6 +79,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: 'as for explain' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
+    { ...SIZE_OPTION, group: MODEL },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
     { name: 'resume', type: 'boolean', default: 'off', group: OUTPUT, description: 'continue an interrupted run in --out (same settings)' },
     { name: 'json', type: 'boolean', default: 'off', group: OUTPUT, description: 'print the report as JSON on stdout' },
@@ -104,9 +107,9 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   const { fail, oneOf, integer } = optionValues(EVALUATE_COMMAND.name);
   if (positionals.length === 0) fail('no inputs: give image files or folders');
   /** An integer option, or undefined when not given. */
-  const int = (name: string, min: number, what: string): number | undefined => {
+  const int = (name: string, min: number, what: string, max?: number): number | undefined => {
     const text = str(name);
-    return text === undefined ? undefined : integer(name, text, min, what);
+    return text === undefined ? undefined : integer(name, text, min, what, max);
   };
   const methods = (str('methods') ?? DEFAULT_METHODS.join(',')).split(',').map((m) => m.trim()).filter((m) => m !== '');
   if (methods.length === 0) fail('--methods needs at least one method');
@@ -140,6 +143,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       weights,
       precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
       ...(str('fit') !== undefined ? { fit: oneOf('fit', str('fit'), FIT_MODES) } : {}),
+      ...(str('size') !== undefined ? { size: int('size', 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE)! } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,
       igSteps: int('ig-steps', 1, 'an integer ≥ 1') ?? DEFAULT_IG_STEPS,

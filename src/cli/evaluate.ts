@@ -50,7 +50,11 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
   const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
-    LrpResNet50.load({ weights: weights.source, rules, precision: settings.precision, ...(weights.seed !== undefined ? { seed: weights.seed } : {}) });
+    LrpResNet50.load({
+      weights: weights.source, rules, precision: settings.precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
+    });
   const model = await load({});
   const owned: LrpResNet50[] = [model];
   const methods: AttributionMethod[] = [];

@@ -11,7 +11,7 @@ import { DEFAULT_MAX_IMAGE_BYTES } from '../image/read-file.js';
 import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
+import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
@@ -40,6 +40,8 @@ export interface ExplainSettings {
   readonly batch: number;
   /** How images are fitted; undefined: the model's own policy (Keras resize, torchvision 256 + centre crop). */
   readonly fit?: FitMode;
+  /** Input side for a model with a dynamic input size (`--size`). */
+  readonly size?: number;
   /** A JSON file with the class names (an array of strings, one per model output). */
   readonly labels?: string;
   /** Images over this many pixels are refused. */
@@ -90,6 +92,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
       description: 'how an image is fitted to the model input (224×224)' },
+    { ...SIZE_OPTION, group: MODEL },
     { name: 'max-pixels', type: 'string', value: '<N|NM>', default: `${DEFAULT_MAX_PIXELS / 1e6}M`, group: MODEL,
       description: 'refuse images with more pixels (e.g. 200M); larger ones are shrunk while decoding, memory stays bounded' },
     { name: 'max-file-size', type: 'string', value: '<MB>', default: String(DEFAULT_MAX_IMAGE_BYTES / 2 ** 20), group: MODEL,
@@ -205,6 +208,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       includeMap: flag('include-map'),
       batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
       ...(fit !== undefined ? { fit } : {}),
+      ...(str('size') !== undefined ? { size: integer('size', str('size')!, 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE) } : {}),
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       maxPixels,
       maxBytes,

@@ -69,6 +69,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
+      ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
     });
     try {
       checkClass(settings.classIndex, model.info.classes);

@@ -6,7 +6,7 @@ import { LrpResNet } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
-import { optionValues, PRECISIONS } from './option-values.js';
+import { MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { resolveWeights } from './weights.js';
 
@@ -24,6 +24,7 @@ export const EXPORT_COMMAND: CommandSpec = {
   options: [
     ...shared(['weights', 'labels', 'precision', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
     { name: 'out', short: 'o', type: 'string', value: '<file.onnx>', group: 'Output', description: 'the file to write (required)' },
+    { ...SIZE_OPTION, group: 'Model' },
     { name: 'include-preprocessing', type: 'boolean', default: 'off', group: 'Output',
       description: 'fold the preprocessing in: the input becomes `image`, uint8 RGB pixels (N, H, W, 3) already fitted to the model size' },
     { name: 'quiet', short: 'q', type: 'boolean', default: 'off', group: 'Running', description: 'print nothing on success' },
@@ -45,7 +46,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     return 0;
   }
   const str = (name: string): string | undefined => values[name] as string | undefined;
-  const { fail: usage, oneOf } = optionValues(EXPORT_COMMAND.name);
+  const { fail: usage, oneOf, integer } = optionValues(EXPORT_COMMAND.name);
   if (positionals.length > 0) usage(`unexpected argument "${positionals[0]}" (export takes options only)`);
   const out = str('out');
   if (!out) usage('--out <file.onnx> is required');
@@ -58,6 +59,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     usage((error as Error).message);
   }
   const precision = oneOf('precision', str('precision') ?? 'float32', PRECISIONS);
+  const size = str('size') === undefined ? undefined : integer('size', str('size')!, 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE);
   let labels: string[] | undefined;
   if (str('labels') !== undefined) {
     try {
@@ -74,6 +76,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     precision,
     ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
     ...(labels ? { labels } : {}),
+    ...(size !== undefined ? { input: { size } } : {}),
   });
   try {
     const bytes = model.exportExplainer({ includePreprocessing: values['include-preprocessing'] === true });

@@ -12,6 +12,15 @@ export const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
 /** `--fit` of explain and evaluate. */
 export const FIT_MODES: readonly FitMode[] = ['resize', 'center-crop'];
 
+/** Largest `--size` (the side of the model input in pixels). */
+export const MAX_INPUT_SIZE = 8192;
+
+/** `--size` of explain, evaluate and export: the side of a model input whose size the file leaves open. */
+export const SIZE_OPTION = {
+  name: 'size', type: 'string', value: '<N>',
+  description: 'input side in pixels for a model whose ONNX input size is dynamic (a fixed size must match; default: the file\'s, else 224)',
+} as const;
+
 /** The value checks of one command. */
 export interface OptionValues {
   /** @throws UsageError of the command, with `message`. */
