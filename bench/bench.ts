@@ -12,12 +12,13 @@
  * strictly interleaved one by one measured the forward pass 2× too slow).
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { compileExplainer } from '../src/lrp/compiler.js';
 import { resolveLrpOptions, type PresetName } from '../src/lrp/presets.js';
-import type { ModelGraph, ModelWeights } from '../src/graph/graph.js';
+import { inputShape, type ModelGraph, type ModelWeights } from '../src/graph/graph.js';
 import { TORCHVISION_INPUT } from '../src/model/input.js';
 import { importOnnx } from '../src/import/onnx.js';
 import { buildResNet, kerasResNet50, kerasResNetSpec, TORCH_BN_EPSILON } from '../src/model/resnet.js';
@@ -38,8 +39,12 @@ import { runBrowserCase, type BrowserCase } from './browser.js';
 import { median, round } from './stats.js';
 
 interface Case {
-  /** `keras-resnet50` (built in memory) or a torchvision model read from an ONNX file. */
-  model: 'keras-resnet50' | 'onnx-resnet50' | 'onnx-resnet18';
+  /**
+   * `keras-resnet50` (built in memory), a torchvision ResNet written as an ONNX file here, or
+   * `file:<name>`: `bench/models/<name>.onnx`, full-size models exported by
+   * `scripts/export-bench-models.py` (skipped when the file is not there).
+   */
+  model: 'keras-resnet50' | 'onnx-resnet50' | 'onnx-resnet18' | `file:${string}`;
   batch: number;
   preset: PresetName;
   precision: Precision;
@@ -73,6 +78,8 @@ const CASES: (Case | EvaluateCase | BrowserCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float64', blocks: 2, runsPerBlock: 2 },
   { model: 'onnx-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'onnx-resnet18', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
+  ...['vgg16', 'mobilenet_v2', 'efficientnet_b0', 'densenet121', 'resnext50'].map((name) =>
+    ({ model: `file:${name}`, batch: 1, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 3 }) as const),
   { evaluate: true, methods: ['lrp', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
   { browser: true, blocks: 3, runsPerBlock: 3 },
 ];
@@ -149,7 +156,11 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
   const t0 = performance.now();
   let graph: ModelGraph;
   let weights: ModelWeights;
-  if (c.model === 'keras-resnet50') {
+  if (c.model.startsWith('file:')) {
+    const path = fileURLToPath(new URL(`../../bench/models/${c.model.slice(5)}.onnx`, import.meta.url));
+    if (!existsSync(path)) return { case: c.model, skipped: `${path} is missing: run /usr/bin/python3 scripts/export-bench-models.py` };
+    ({ graph, weights } = importOnnx(readFileSync(path), { source: path }));
+  } else if (c.model === 'keras-resnet50') {
     ({ graph, weights } = randomModel(kerasResNet50(), 0));
   } else {
     ({ graph, weights } = onnxModel(c.model === 'onnx-resnet18' ? 18 : 50));
@@ -161,7 +172,8 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
   const tSession = performance.now();
   const forward = await createSession(compileForwardModel(graph, weights, c.precision));
 
-  const input = new Float32Array(c.batch * 224 * 224 * 3);
+  const [channels, height, width] = inputShape(graph);
+  const input = new Float32Array(c.batch * channels * height * width);
   const nchw = graph.inputDescription.layout === 'NCHW';
   let state = 1;
   for (let i = 0; i < input.length; i++) {
@@ -169,7 +181,7 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
     // Caffe inputs span about ±128, torchvision's normalised ones about ±2.5.
     input[i] = nchw ? (state / 2 ** 32) * 4.5 - 2.1 : (state / 2 ** 32) * 255 - 120;
   }
-  const feeds = { [IO.input]: new ort.Tensor('float32', input, nchw ? [c.batch, 3, 224, 224] : [c.batch, 224, 224, 3]) };
+  const feeds = { [IO.input]: new ort.Tensor('float32', input, nchw ? [c.batch, channels, height, width] : [c.batch, height, width, channels]) };
   const target = { [IO.target]: new ort.Tensor('int64', new BigInt64Array(c.batch).fill(-1n), [c.batch]) };
 
   const time = async (run: () => Promise<unknown>) => {
@@ -219,6 +231,7 @@ async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<str
     session_ms: round(tSession - tCompile),
     load_compile_ms: round(tSession - t0),
     model_bytes: compiled.model.byteLength,
+    graph_nodes: graph.nodes.length,
     forward_ms: round(fwd),
     forward_lrp_ms: round(both),
     ratio: Math.round((both / fwd) * 100) / 100,
