@@ -17,7 +17,7 @@ import type { Dim, OnnxGraphBuilder, Precision } from '../onnx/graph-builder.js'
 import { assignRules, categoryOf, type AssignedRule, type OpCategory } from './composite.js';
 import { argmaxRouting, convOps, denseOps, globalSumOps, type LinearOps, transformKernel, twoByTwoSumOps, windowSumOps } from './linear-ops.js';
 import type { LrpConfig } from './presets.js';
-import { ruleData, type InputModifier, type LinearRule, type PoolWeights, type Rule, type RuleData, type RuleTerm } from './rules.js';
+import { ruleData, type InputModifier, type LinearRule, type PoolWeights, type Rule, type RuleData, type RuleTerm, type Stabilizer } from './rules.js';
 import { emitSplit } from './split.js';
 
 /** A compiled explainer model and what is needed to read its outputs. */
@@ -648,6 +648,7 @@ class RelevanceCompiler {
    */
   private linearRule(node: GraphNode, r: string, ops: LinearOps, rule: LinearRule, weights: PoolWeights = 'ones'): string {
     const { g } = this;
+    if (rule.signedGamma !== undefined) return this.signedGammaRule(node, this.value(r), ops, rule.signedGamma, rule.stabilizer);
     const activation = this.forward(node.inputs[0]!);
     const kernel = ops.windowSize === undefined ? this.forward(node.inputs[1]!) : '';
     const terms = this.effectiveTerms(node, rule, ops);
@@ -714,6 +715,50 @@ class RelevanceCompiler {
     }
     const products = parts.map((part, k) => g.op('Mul', [termInputs[k]!, part], `${node.name}/R_term${k}`));
     return g.op('Sum', products, `R:${node.name}:in`);
+  }
+
+  /**
+   * The sign-aware gamma rule (see {@link LinearRule.signedGamma}). With z⁺ = a⁺·W⁺ + a⁻·W⁻ and
+   * z⁻ = a⁺·W⁻ + a⁻·W⁺ (their sum is a·W), s = R / stabilize(z + γ·(z ≥ 0 ? z⁺ : z⁻)) and, with
+   * s₊ = s where z ≥ 0 and s₋ = s elsewhere,
+   * R_in = a ⊙ Wᵀs + γ·(a⁺ ⊙ (W⁺ᵀs₊ + W⁻ᵀs₋) + a⁻ ⊙ (W⁻ᵀs₊ + W⁺ᵀs₋)). On a non-negative input a⁻ = 0.
+   */
+  private signedGammaRule(node: GraphNode, r: string, ops: LinearOps, gamma: number, own?: Stabilizer): string {
+    const { g } = this;
+    if (ops.windowSize !== undefined) throw new Error(`node ${node.name}: the gamma-signed rule needs weights, a ${node.op} has none`);
+    const name = node.name;
+    const a = this.forward(node.inputs[0]!);
+    const kernel = this.forward(node.inputs[1]!);
+    const wp = transformKernel(g, kernel, { kind: 'positive' }, 1);
+    const wn = transformKernel(g, kernel, { kind: 'negative' }, 1);
+    const nonNegative = this.nonNegative.has(node.inputs[0]!);
+    const ap = nonNegative ? a : g.op('Relu', [a], `${a}+`);
+    const an = nonNegative ? undefined : g.op('Min', [a, g.scalar(0)], `${a}-`);
+    const sum = (parts: string[], label: string) => (parts.length === 1 ? parts[0]! : g.op('Add', parts, `${name}/${label}`));
+    const zPlus = sum([ops.apply(ap, wp), ...(an ? [ops.apply(an, wn)] : [])], 'z_plus');
+    const zMinus = sum([ops.apply(ap, wn), ...(an ? [ops.apply(an, wp)] : [])], 'z_minus');
+    const z = g.op('Add', [zPlus, zMinus], `${name}/z`);
+    const positive = g.op('GreaterOrEqual', [z, g.scalar(0)], `${name}/z_nonnegative`);
+    let denominator = g.op('Add', [z, g.op('Mul', [g.op('Where', [positive, zPlus, zMinus], `${name}/z_branch`), g.scalar(gamma)], `${name}/gamma_branch`)], `${name}/z_gamma`);
+    const stabilizer = own ?? { mode: this.config.stabilizer, epsilon: this.config.epsilon };
+    if (stabilizer.mode === 'additive') denominator = g.op('Add', [denominator, g.scalar(stabilizer.epsilon)], `${name}/z_stab`);
+    else if (stabilizer.mode === 'signed') {
+      const signed = g.op('Where', [g.op('Less', [denominator, g.scalar(0)], `${name}/z_neg`), g.scalar(-stabilizer.epsilon), g.scalar(stabilizer.epsilon)], `${name}/eps_signed`);
+      denominator = g.op('Add', [denominator, signed], `${name}/z_stab`);
+    }
+    const s = g.op('Div', [r, denominator], `${name}/s`);
+    const zero = g.scalar(0);
+    const sPlus = g.op('Where', [positive, s, zero], `${name}/s_plus`);
+    const sMinus = g.op('Where', [positive, zero, s], `${name}/s_minus`);
+    const plain = g.op('Mul', [a, ops.adjoint(s, [kernel])], `${name}/R_plain`);
+    // a⁺ meets W⁺ on the positive branch and W⁻ on the negative one; a⁻ the other way round.
+    const forPositive = g.op('Add', [ops.adjoint(sPlus, [wp]), ops.adjoint(sMinus, [wn])], `${name}/c_positive_inputs`);
+    let extra = g.op('Mul', [ap, forPositive], `${name}/R_gamma_positive`);
+    if (an) {
+      const forNegative = g.op('Add', [ops.adjoint(sPlus, [wn]), ops.adjoint(sMinus, [wp])], `${name}/c_negative_inputs`);
+      extra = g.op('Add', [extra, g.op('Mul', [an, forNegative], `${name}/R_gamma_negative`)], `${name}/R_gamma_terms`);
+    }
+    return g.op('Add', [plain, g.op('Mul', [extra, g.scalar(gamma)], `${name}/R_gamma`)], `R:${name}:in`);
   }
 
   /** Whether a term's contribution to z is ≥ 0 for sure: inputs and weights of one sign. */

@@ -75,6 +75,12 @@ export interface LinearRule {
   readonly reducer: Reducer;
   /** Whether z includes the layer's bias. */
   readonly bias: boolean;
+  /**
+   * The sign-aware gamma (gamma-signed): z_j = Σ_i z_ij + γ·Σ_i z⁺_ij where Σ_i z_ij ≥ 0, else
+   * Σ_i z_ij + γ·Σ_i z⁻_ij (z_ij = a_i·w_ij), and R_i = Σ_j (z_ij + γ·z^±_ij)·R_j/z_j on the same
+   * branch. Its terms are the plain [[a, W]]; the compiler adds the branch-dependent ones.
+   */
+  readonly signedGamma?: number;
 }
 
 /**
@@ -155,6 +161,9 @@ const LINEAR_RULES = {
   gamma: entry('gamma: [[a⁺, W + γW⁺], [a⁻, W + γW⁻]], no bias', (p) =>
     linear([term('activation+', { kind: 'gamma', gamma: p.gamma }), term('activation-', { kind: 'gamma-negative', gamma: p.gamma })]),
     { gamma: { default: 0.25, min: 0, exclusive: false, symbol: 'γ' } }),
+  'gamma-signed': entry('gamma, sign-aware: z + γ·(positive contributions) where z ≥ 0, z + γ·(negative ones) where z < 0, no bias', (p) =>
+    linear([term('activation', 'identity')], { signedGamma: p.gamma }),
+  { gamma: { default: 0.25, min: 0, exclusive: false, symbol: 'γ' } }),
   epsilon: entry('epsilon: W with bias, z + ε·sign(z) with its own ε', (p) =>
     linear([term('activation', 'identity')], { bias: true, stabilizer: { mode: 'signed', epsilon: p.epsilon } }),
   { epsilon: { default: 1e-6, min: 0, exclusive: true, symbol: 'ε' } }),

@@ -109,7 +109,7 @@ export interface GraphExpected {
   predicted: number;
   input: { shape: number[]; mean: number[]; std: number[] };
   first_layers: string[];
-  configs: Record<string, { file: string; start: number; input_sum: number; conservation: number; ill_conditioned: boolean; trace: Record<string, number> }>;
+  configs: Record<string, { file: string; start: number; input_sum: number; conservation: number; ill_conditioned: boolean; float32_sensitivity: number; trace: Record<string, number> }>;
   source?: { classes?: string[] };
 }
 
