@@ -59,7 +59,7 @@ export {
   type EvaluatorStats,
   type InsertionDeletionResult,
 } from './eval/insertion-deletion.js';
-export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, type InsertionDeletionOptions } from './eval/patch-insdel.js';
+export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, TIE_RULES, type InsertionDeletionOptions, type TieRule, type TieStats } from './eval/patch-insdel.js';
 export type { Classifier } from './eval/classifier.js';
 export { OnnxClassifier, type OnnxClassifierOptions } from './eval/onnx-classifier.js';
 export { classifierFromModel } from './eval/model-classifier.js';
