@@ -22,12 +22,12 @@ import {
   type RunInfo,
   type RunSettings,
 } from '../eval/records.js';
-import { summarize, writeReport, type EvaluationReport } from '../eval/report.js';
+import { describeTies, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
 import { LrpResNet50 } from '../lrp-resnet.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
-import { EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
+import { checkPatchGrid, EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
 import { RANDOM_WEIGHTS_NOTE } from './explain.js';
 import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
@@ -58,6 +58,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
   try {
     // The model's own input description decides preprocessing, layout and "black".
     const classifier = classifierFromModel(model);
+    checkPatchGrid(settings.patch, settings.step, classifier.inputDescription.size);
     const classes = classifier.classes;
     const labels = settings.labels === undefined ? undefined : await readLabelFile(settings.labels, classes);
     const { images, emptyFolders } = await collectImages(settings.inputs, { extensions: IMAGE_EXTENSIONS, classes, ...(labels ? { labels } : {}) });
@@ -79,6 +80,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       patch: settings.patch,
       step: settings.step,
       quantize: settings.quantize,
+      ties: settings.ties,
       model: weights.label,
       precision: settings.precision,
       fit: settings.fit ?? model.inputDescription.resize.fit,
@@ -111,6 +113,8 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       patch: settings.patch,
       step: settings.step,
       quantize: settings.quantize,
+      ties: settings.ties,
+      tieSeed: settings.seed,
       batchSize: settings.batch,
     });
 
@@ -207,6 +211,9 @@ async function evaluateAll(
             insertionCurve: roundCurve(outcome.insertionCurve),
             deletionCurve: roundCurve(outcome.deletionCurve),
             seconds: Math.round(outcome.seconds * 1000) / 1000,
+            conservation: outcome.conservation,
+            tied: outcome.ties.tied,
+            paperLead: outcome.ties.paperLead,
           });
         });
         progress.advance(image.path);
@@ -223,10 +230,16 @@ async function evaluateAll(
 /** The human summary: the table per method and where the files are. */
 export function formatReportTable(report: EvaluationReport, files: readonly string[], meaningful = true): string {
   const se = (m: { mean: number; se: number | null }): string => `${m.mean.toFixed(3)} ± ${m.se === null ? '—' : m.se.toFixed(3)}`;
+  const quantized = report.settings.quantize !== false;
   const table = formatTable(
-    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 's/image'],
-    report.methods.map((m) => [m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), report.timing[m.method]!.toFixed(2)]),
+    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 'conservation', ...(quantized ? ['ties'] : []), 's/image'],
+    report.methods.map((m) => [
+      m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), formatConservation(m), ...(quantized ? [formatTies(m)] : []),
+      report.timing[m.method]!.toFixed(2),
+    ]),
   );
   const note = meaningful ? '' : `\n(${RANDOM_WEIGHTS_NOTE})`;
-  return `\n${table}\n\n${report.images} images; report: ${files.join(', ')}${note}\n`;
+  const ties = quantized ? '; ties: patches tied at the thresholds per step (share of all patches the paper\'s rule takes ahead)' : '';
+  return `\n${table}\n\nconservation: Σ input relevance / start relevance${ties}\nties ${describeTies(report.settings)}\n` +
+    `${report.images} images; report: ${files.join(', ')}${note}\n`;
 }

@@ -22,6 +22,18 @@ export interface MethodSummary {
   insertion: MeanSe;
   deletion: MeanSe;
   pid: MeanSe;
+  /**
+   * Σ input relevance / start relevance, over the images that have it (1 for a conservative
+   * LRP); null for a method without input relevance (Grad-CAM, random) or for old records.
+   */
+  conservation: MeanSe | null;
+  /** Patches tying with the step thresholds, mean per step and image (null for old records). */
+  tied: number | null;
+  /**
+   * Share of the patches the paper's tie rule takes ahead of each step's nominal count, mean
+   * over steps and images: how far its curves run ahead of their x-axis (null for old records).
+   */
+  paperLead: number | null;
   /** Pointwise means over the images. */
   insertionCurve: number[];
   deletionCurve: number[];
@@ -81,6 +93,9 @@ export function summarize(info: RunInfo, records: readonly EvaluationRecord[], c
         insertion: meanSe(rs.map((r) => r.insertion)),
         deletion: meanSe(rs.map((r) => r.deletion)),
         pid: meanSe(rs.map((r) => r.pid)),
+        conservation: meanOrNull(rs.map((r) => r.conservation)),
+        tied: meanOrNull(rs.map((r) => r.tied))?.mean ?? null,
+        paperLead: meanOrNull(rs.map((r) => r.paperLead))?.mean ?? null,
         insertionCurve: meanCurve(rs.map((r) => r.insertionCurve)),
         deletionCurve: meanCurve(rs.map((r) => r.deletionCurve)),
       };
@@ -111,6 +126,12 @@ export function summarize(info: RunInfo, records: readonly EvaluationRecord[], c
   };
 }
 
+/** Mean ± s.e. of the values that are numbers; null when none is. */
+function meanOrNull(values: readonly (number | null | undefined)[]): MeanSe | null {
+  const numbers = values.filter((v): v is number => typeof v === 'number');
+  return numbers.length === 0 ? null : meanSe(numbers);
+}
+
 function meanCurve(curves: readonly (readonly number[])[]): number[] {
   const length = Math.min(...curves.map((c) => c.length));
   return Array.from({ length }, (_, i) => {
@@ -123,7 +144,29 @@ function meanCurve(curves: readonly (readonly number[])[]): number[] {
 /** A line of settings for titles and summaries. */
 export function describeSettings(s: RunSettings): string {
   const patches = (s.size / s.patch) ** 2;
-  return `patch ${s.patch}×${s.patch}, step ${s.step} patches (${Math.ceil(patches / s.step)} steps), ${s.quantize === false ? 'raw maps' : `maps quantized to ${s.quantize} levels`}`;
+  return `patch ${s.patch}×${s.patch}, step ${s.step} patches (${Math.ceil(patches / s.step)} steps), ${s.quantize === false ? 'raw maps' : `maps quantized to ${s.quantize} levels`}, ties: ${describeTies(s)}`;
+}
+
+/** The tie rule in words. */
+export function describeTies(s: Pick<RunSettings, 'ties' | 'seed'>): string {
+  switch (s.ties) {
+    case 'paper':
+      return "the paper's rule (every patch tying with a step's threshold enters at once)";
+    case 'stable':
+      return 'broken by patch index (exactly step patches per step)';
+    case 'random':
+      return `broken by a random permutation (seed ${s.seed}; exactly step patches per step)`;
+  }
+}
+
+/** Σ input relevance / start relevance, or — for a method without input relevance. */
+export function formatConservation(m: Pick<MethodSummary, 'conservation'>): string {
+  return m.conservation === null ? '—' : m.conservation.mean.toFixed(4);
+}
+
+/** Mean patches tied at the thresholds per step, and the paper rule's lead as a share of all patches. */
+export function formatTies(m: Pick<MethodSummary, 'tied' | 'paperLead'>): string {
+  return m.tied === null || m.paperLead === null ? '—' : `${m.tied.toFixed(1)} (${(100 * m.paperLead).toFixed(1)} %)`;
 }
 
 const f3 = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : '—');
@@ -144,12 +187,18 @@ export function formatMarkdown(report: EvaluationReport, options: { maxClasses?:
     'Insertion: area under the probability curve while the most relevant patches are inserted into a black image (higher is better).',
     'Deletion: the same while they are blacked out of the image (lower is better). PID = insertion − deletion (higher is better).',
     'Values: mean ± standard error over images.',
+    'Conservation: Σ input relevance / start relevance (the target\'s logit for the gradient methods), mean over images;',
+    '1 for a conservative LRP; — for methods without input relevance.',
+    ...(s.quantize === false
+      ? []
+      : ['Ties: patches tied with the step thresholds (mean per step), and in brackets the share of all patches the paper\'s rule takes ahead of its step.']),
     '',
-    '| method | n | insertion ↑ | deletion ↓ | PID ↑ | s / image |',
-    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    `| method | n | insertion ↑ | deletion ↓ | PID ↑ | conservation |${s.quantize === false ? '' : ' ties |'} s / image |`,
+    `| --- | ---: | ---: | ---: | ---: | ---: |${s.quantize === false ? '' : ' ---: |'} ---: |`,
     ...report.methods.map((m) => {
       const name = m === best && report.methods.length > 1 ? `**${m.method}**` : m.method;
-      return `| ${name} | ${m.n} | ${withSe(m.insertion)} | ${withSe(m.deletion)} | ${withSe(m.pid)} | ${report.timing[m.method]!.toFixed(2)} |`;
+      const ties = s.quantize === false ? '' : ` ${formatTies(m)} |`;
+      return `| ${name} | ${m.n} | ${withSe(m.insertion)} | ${withSe(m.deletion)} | ${withSe(m.pid)} | ${formatConservation(m)} |${ties} ${report.timing[m.method]!.toFixed(2)} |`;
     }),
     '',
     `![Mean insertion and deletion curves per method](${REPORT_FILES.plot})`,

@@ -83,8 +83,17 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.ok(Math.abs(report.methods[0]!.pid.mean - lrpPids.reduce((a, b) => a + b) / 4) < 1e-12);
     assert.deepEqual(report.perClass.map((c) => c.classIndex), [...new Set([5, 281, rocket.target])].sort((a, b) => a - b));
     assert.equal(report.labeled, 3);
+    // Conservation per record (LRP has input relevance, random none) and its mean per method.
+    const lrpConservation = records.filter((r) => r.method === 'lrp').map((r) => r.conservation);
+    assert.ok(lrpConservation.every((c) => typeof c === 'number' && Number.isFinite(c)), `lrp: ${lrpConservation}`);
+    assert.ok(records.filter((r) => r.method === 'random').every((r) => r.conservation === null));
+    assert.ok(Math.abs(report.methods[0]!.conservation!.mean - (lrpConservation as number[]).reduce((a, b) => a + b) / 4) < 1e-12);
+    assert.equal(report.methods[1]!.conservation, null);
+    assert.equal(report.settings.ties, 'paper', 'the default tie rule is recorded');
     const markdown = await readFile(join(tmp, 'single', 'report.md'), 'utf8');
     assert.match(markdown, /\| (\*\*)?lrp(\*\*)? \| 4 \| -?\d\.\d{3} ± \d\.\d{3} \|/);
+    assert.match(markdown, /\| (\*\*)?random(\*\*)? \| 4 \|.* \| — \| \d+\.\d\d \|/, 'random: no conservation');
+    assert.match(markdown, /ties: the paper's rule/);
     assert.match(markdown, /!\[.*\]\(curves\.png\)/);
     const plot = await sharp(join(tmp, 'single', 'curves.png')).metadata();
     assert.equal(plot.format, 'png');
@@ -147,6 +156,38 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.ok(new Set(records.map((r) => r.insertionCurve.join())).size >= 5, 'distinct insertion curves');
     const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
     assert.deepEqual(report.methods.map((m) => m.method).sort(), [...methods].sort());
+    // Every method with input relevance reports its conservation; Grad-CAM and random have none.
+    const withoutRelevance = ['gradcam', 'random'];
+    for (const m of report.methods) assert.equal(m.conservation === null, withoutRelevance.includes(m.method), m.method);
+  });
+
+  test('--ties: the rule is recorded and stated, quantized maps report their ties, random ties are seeded', async () => {
+    const one = ['evaluate', join(data, 'n02123045', 'chelsea.png'), '--weights', FIXTURE_WEIGHTS, '--methods', 'lrp', '--patch', '16', '--step', '49', '--quantize', '3'];
+    const runs: Record<string, EvaluationRecord> = {};
+    for (const [name, extra] of [['paper', []], ['stable', ['--ties', 'stable']], ['random0', ['--ties', 'random']], ['random0b', ['--ties', 'random', '--seed', '0']], ['random7', ['--ties', 'random', '--seed', '7']]] as const) {
+      const dir = join(tmp, `ties-${name}`);
+      const run = await cli([...one, ...extra, '--out', dir]);
+      assert.equal(run.code, 0, run.stderr);
+      [runs[name]] = await readRecords(dir);
+      const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+      assert.equal(report.settings.ties, name === 'paper' ? 'paper' : name === 'stable' ? 'stable' : 'random');
+      if (name === 'stable') {
+        assert.match(run.stdout, /ties broken by patch index/);
+        assert.match(run.stdout, /conservation +ties/, 'table columns');
+        assert.match(await readFile(join(dir, 'report.md'), 'utf8'), /\| conservation \| ties \|/);
+      }
+    }
+    // 3 levels tie most of the 196 patches: the statistics describe the map, whatever the rule.
+    const paper = runs.paper!;
+    assert.ok(paper.tied! > 1 && paper.paperLead! > 0, `tied ${paper.tied}, lead ${paper.paperLead}`);
+    for (const r of Object.values(runs)) assert.deepEqual([r.tied, r.paperLead, r.conservation], [paper.tied, paper.paperLead, paper.conservation]);
+    assert.notDeepEqual(runs.stable!.insertionCurve, paper.insertionCurve, 'stable ties take fewer patches than the paper’s rule');
+    assert.deepEqual(runs.random0b!.insertionCurve, runs.random0!.insertionCurve, 'same seed, same curves');
+    assert.notDeepEqual(runs.random7!.insertionCurve, runs.random0!.insertionCurve, 'another seed, another order');
+    // A resumed run with another rule is refused.
+    const changed = await cli([...one, '--ties', 'stable', '--resume', '--out', join(tmp, 'ties-paper')]);
+    assert.equal(changed.code, 2);
+    assert.match(changed.stderr, /ties: "paper" ≠ "stable"/);
   });
 
   test('usage errors name the option', async () => {
@@ -156,6 +197,7 @@ describe('resnet-lrp evaluate / merge', () => {
       [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
       [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
+      [['--ties', 'first'], /--ties must be one of paper, stable, random, got "first"/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));
