@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// The CIFAR-10 table (docs/evaluation.md, "The CIFAR-10 table"): runs `resnet-lrp evaluate` on
+// the bundled trained ResNet20 and the bundled CIFAR-10 test images for every method, three
+// times — raw maps, 8-level quantized maps under the paper's tie rule, and the same quantized
+// maps with ties broken at random — and prints one table of PID and conservation per method.
+// Fetches nothing: model, images and labels are in assets/. Needs `npm run build` first.
+//
+//   node scripts/cifar-table.mjs [--out dir] [--limit N] [--methods a,b] [--weights f] [--images dir]
+//                                [--labels f] [--patch p] [--step s] [--levels L] [--batch B] [--seed N]
+//
+// Each run writes its report (report.md, report.json, per-class.csv, curves.png) into a folder
+// of its own under --out (raw/, quantized-paper/, quantized-random/); the table goes to stdout
+// and to <out>/table.md. An interrupted run continues where it stopped when run again (--resume).
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+
+const { values: o } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'cifar-table-out' },
+    weights: { type: 'string', default: join(root, 'assets', 'models', 'cifar10-resnet20.onnx') },
+    images: { type: 'string', default: join(root, 'assets', 'samples', 'cifar10') },
+    labels: { type: 'string', default: join(root, 'assets', 'samples', 'cifar10', 'labels.csv') },
+    // The issue's setting: every pixel a patch, 20 patches per step (52 steps on 32×32).
+    methods: { type: 'string', default: 'lrp,lrp-symmetric,gradient,gradxinput,ig,gbp,gradcam,random' },
+    patch: { type: 'string', default: '1' },
+    step: { type: 'string', default: '20' },
+    levels: { type: 'string', default: '8' },
+    limit: { type: 'string' },
+    batch: { type: 'string', default: '64' },
+    seed: { type: 'string', default: '0' },
+  },
+  strict: true,
+});
+
+if (!existsSync(cli)) {
+  console.error(`${relative(process.cwd(), cli)} is missing: run \`npm run build\` first`);
+  process.exit(2);
+}
+
+/** The three runs of the table: folder, extra evaluate options, column heading. */
+const RUNS = [
+  { dir: 'raw', args: [], heading: 'PID raw' },
+  { dir: 'quantized-paper', args: ['--quantize', o.levels, '--ties', 'paper'], heading: `PID ${o.levels} levels, paper's ties` },
+  { dir: 'quantized-random', args: ['--quantize', o.levels, '--ties', 'random'], heading: `PID ${o.levels} levels, random ties` },
+];
+
+/** Runs the CLI with its progress on this terminal; rejects on a non-zero exit. */
+function evaluate(args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, 'evaluate', ...args], { stdio: ['ignore', 'ignore', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => (code === 0 ? resolve() : reject(new Error(`evaluate ${args.join(' ')} exited with ${signal ?? code}`))));
+  });
+}
+
+await mkdir(o.out, { recursive: true });
+const reports = [];
+for (const run of RUNS) {
+  const dir = join(o.out, run.dir);
+  console.error(`\n== ${run.dir}: ${[...run.args].join(' ') || 'raw maps'}`);
+  await evaluate([
+    o.images, '--weights', o.weights, '--labels', o.labels, '--fit', 'resize', '--methods', o.methods,
+    '--patch', o.patch, '--step', o.step, '--batch', o.batch, '--seed', o.seed, ...(o.limit ? ['--limit', o.limit] : []),
+    ...run.args, '--resume', '--quiet', '--out', dir,
+  ]);
+  reports.push(JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')));
+}
+
+const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+const withSe = (m) => `${f3(m.mean)} ± ${m.se === null ? '—' : f3(m.se)}`;
+const [raw] = reports;
+const lines = [
+  `Model: ${relative(root, o.weights) || o.weights}; ${raw.images} images, ${raw.labeled} labelled, top-1 accuracy ` +
+    `${raw.accuracy === null ? '—' : `${(100 * raw.accuracy).toFixed(1)} %`}; patch ${raw.settings.patch}, step ${raw.settings.step}. ` +
+    'PID: mean ± standard error over the images (higher is better). Conservation: Σ input relevance / start relevance, ' +
+    'mean over the images (1 for a conservative LRP; the target logit for the gradient methods; — without input relevance). ' +
+    `Lead: the share of patches the paper's tie rule inserts ahead of each step on the ${o.levels}-level maps.`,
+  '',
+  `| method | n | conservation | ${RUNS.map((r) => r.heading).join(' | ')} | lead |`,
+  `| --- | ---: | ---: | ${RUNS.map(() => '---:').join(' | ')} | ---: |`,
+];
+for (const m of raw.methods) {
+  const per = reports.map((r) => r.methods.find((x) => x.method === m.method));
+  const lead = per[1]?.paperLead;
+  lines.push(
+    `| ${m.method} | ${m.n} | ${m.conservation === null ? '—' : m.conservation.mean.toFixed(4)} | ` +
+      `${per.map((x) => (x ? withSe(x.pid) : '—')).join(' | ')} | ${lead === null || lead === undefined ? '—' : `${(100 * lead).toFixed(1)} %`} |`,
+  );
+}
+const table = `${lines.join('\n')}\n\nCurves: ${RUNS.map((r) => join(o.out, r.dir, 'curves.png')).join(', ')}\n`;
+// Written whole or not at all, as every output of the project.
+await writeFile(join(o.out, 'table.md.tmp'), table);
+await rename(join(o.out, 'table.md.tmp'), join(o.out, 'table.md'));
+process.stdout.write(`\n${table}`);
