@@ -6,7 +6,8 @@
 // Fetches nothing: model, images and labels are in assets/. Needs `npm run build` first.
 //
 //   node scripts/cifar-table.mjs [--out dir] [--limit N] [--methods a,b] [--weights f] [--images dir]
-//                                [--labels f] [--patch p] [--step s] [--levels L] [--batch B] [--seed N]
+//                                [--labels f] [--class-names f] [--patch p] [--step s] [--levels L]
+//                                [--batch B] [--seed N]
 //
 // Each run writes its report (report.md, report.json, per-class.csv, curves.png) into a folder
 // of its own under --out (raw/, quantized-paper/, quantized-random/); the table goes to stdout
@@ -27,6 +28,8 @@ const { values: o } = parseArgs({
     weights: { type: 'string', default: join(root, 'assets', 'models', 'cifar10-resnet20.onnx') },
     images: { type: 'string', default: join(root, 'assets', 'samples', 'cifar10') },
     labels: { type: 'string', default: join(root, 'assets', 'samples', 'cifar10', 'labels.csv') },
+    // Names for the per-class tables ('' for none).
+    'class-names': { type: 'string', default: join(root, 'assets', 'models', 'cifar10-resnet20.labels.json') },
     // The issue's setting: every pixel a patch, 20 patches per step (52 steps on 32×32).
     methods: { type: 'string', default: 'lrp,lrp-symmetric,gradient,gradxinput,ig,gbp,gradcam,random' },
     patch: { type: 'string', default: '1' },
@@ -66,7 +69,8 @@ for (const run of RUNS) {
   const dir = join(o.out, run.dir);
   console.error(`\n== ${run.dir}: ${[...run.args].join(' ') || 'raw maps'}`);
   await evaluate([
-    o.images, '--weights', o.weights, '--labels', o.labels, '--fit', 'resize', '--methods', o.methods,
+    o.images, '--weights', o.weights, '--labels', o.labels, ...(o['class-names'] ? ['--class-names', o['class-names']] : []),
+    '--fit', 'resize', '--methods', o.methods,
     '--patch', o.patch, '--step', o.step, '--batch', o.batch, '--seed', o.seed, ...(o.limit ? ['--limit', o.limit] : []),
     ...run.args, '--resume', '--quiet', '--out', dir,
   ]);

@@ -21,6 +21,8 @@ export interface EvaluateSettings {
   readonly inputs: readonly string[];
   readonly methods: readonly string[];
   readonly labels?: string;
+  /** The model's class names (a JSON array of strings) for the reports. */
+  readonly classNames?: string;
   readonly patch: number;
   readonly step: number;
   readonly quantize: number | false;
@@ -79,6 +81,8 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: 'evaluate shard i (0-based) of n: every n-th image from the i-th; combine with `merge`' },
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
       description: 'as for explain' },
+    { name: 'class-names', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
+      description: "the model's class names, a JSON array (explain's --labels file), for the per-class report" },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
@@ -135,6 +139,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       inputs: positionals,
       methods: [...new Set(methods)],
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
+      ...(str('class-names') !== undefined ? { classNames: str('class-names')! } : {}),
       patch,
       step,
       quantize: str('quantize') === undefined ? false : int('quantize', 2, 'an integer ≥ 2 (levels)')!,

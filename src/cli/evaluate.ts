@@ -25,6 +25,7 @@ import {
 import { describeTies, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
 import { LrpResNet50 } from '../lrp-resnet.js';
+import { readLabelsFile } from '../model/labels.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
 import { checkPatchGrid, EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
@@ -47,10 +48,22 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
     if (!settings.quiet) io.stderr.write(`warning: ${message}\n`);
   };
 
+  let names: string[] | undefined;
+  if (settings.classNames !== undefined) {
+    try {
+      names = readLabelsFile(settings.classNames);
+    } catch (error) {
+      throw new UsageError(`--class-names ${(error as Error).message}`, EVALUATE_COMMAND.name);
+    }
+  }
   const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
-    LrpResNet50.load({ weights: weights.source, rules, precision: settings.precision, ...(weights.seed !== undefined ? { seed: weights.seed } : {}) });
+    LrpResNet50.load({
+      weights: weights.source, rules, precision: settings.precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(names ? { labels: names } : {}),
+    });
   const model = await load({});
   const owned: LrpResNet50[] = [model];
   const methods: AttributionMethod[] = [];

@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
 import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
+import { imagenetLabels } from '../../src/model/labels.js';
 import { FIXTURE_WEIGHTS, SAMPLES_DIR } from '../support/fixture.js';
 
 interface Run {
@@ -163,14 +164,18 @@ describe('resnet-lrp evaluate / merge', () => {
 
   test('--ties: the rule is recorded and stated, quantized maps report their ties, random ties are seeded', async () => {
     const one = ['evaluate', join(data, 'n02123045', 'chelsea.png'), '--weights', FIXTURE_WEIGHTS, '--methods', 'lrp', '--patch', '16', '--step', '49', '--quantize', '3'];
+    const names = join(tmp, 'names.json');
+    await writeFile(names, JSON.stringify(Array.from({ length: 1000 }, (_, i) => `name ${i}`)));
     const runs: Record<string, EvaluationRecord> = {};
-    for (const [name, extra] of [['paper', []], ['stable', ['--ties', 'stable']], ['random0', ['--ties', 'random']], ['random0b', ['--ties', 'random', '--seed', '0']], ['random7', ['--ties', 'random', '--seed', '7']]] as const) {
+    for (const [name, extra] of [['paper', ['--class-names', names]], ['stable', ['--ties', 'stable']], ['random0', ['--ties', 'random']], ['random0b', ['--ties', 'random', '--seed', '0']], ['random7', ['--ties', 'random', '--seed', '7']]] as const) {
       const dir = join(tmp, `ties-${name}`);
       const run = await cli([...one, ...extra, '--out', dir]);
       assert.equal(run.code, 0, run.stderr);
       [runs[name]] = await readRecords(dir);
       const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
       assert.equal(report.settings.ties, name === 'paper' ? 'paper' : name === 'stable' ? 'stable' : 'random');
+      const measured = report.perClass[0]!;
+      assert.equal(measured.className, name === 'paper' ? `name ${measured.classIndex}` : imagenetLabels()[measured.classIndex], '--class-names names the classes');
       if (name === 'stable') {
         assert.match(run.stdout, /ties broken by patch index/);
         assert.match(run.stdout, /conservation +ties/, 'table columns');
@@ -198,6 +203,7 @@ describe('resnet-lrp evaluate / merge', () => {
       [['--step', '50176'], /fewer than 2 steps/],
       [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
       [['--ties', 'first'], /--ties must be one of paper, stable, random, got "first"/],
+      [['--class-names', join(tmp, 'no-such-names.json')], /--class-names .*no-such-names\.json: no such file/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));

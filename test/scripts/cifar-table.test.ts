@@ -26,7 +26,7 @@ test('cifar-table: three runs (raw, quantized with the paper\'s ties, quantized 
   await writeFile(labels, 'image,label\nchelsea.png,281\ncoffee.png,504\n');
   const out = join(tmp, 'out');
   const run = await runCli(
-    ['--out', out, '--weights', tvPath('tv-resnet18-w4', 'model.onnx'), '--images', images, '--labels', labels,
+    ['--out', out, '--weights', tvPath('tv-resnet18-w4', 'model.onnx'), '--images', images, '--labels', labels, '--class-names', '',
       '--methods', 'lrp,random', '--patch', '16', '--step', '49', '--levels', '3', '--batch', '8'],
     { home: tmp, script: join(REPO_ROOT, 'scripts', 'cifar-table.mjs'), timeoutMs: 120_000 },
   );
