@@ -78,12 +78,13 @@ for (const run of RUNS) {
 }
 
 const f3 = (x) => (Number.isFinite(x) ? x.toFixed(3) : '—');
-const withSe = (m) => `${f3(m.mean)} ± ${m.se === null ? '—' : f3(m.se)}`;
+const ci = (interval) => (interval === null ? '' : ` [${f3(interval[0])}, ${f3(interval[1])}]`);
+const pid = (m) => `${f3(m.pid.mean)}${ci(m.pidCi95)}`;
 const [raw] = reports;
 const lines = [
   `Model: ${relative(root, o.weights) || o.weights}; ${raw.images} images, ${raw.labeled} labelled, top-1 accuracy ` +
     `${raw.accuracy === null ? '—' : `${(100 * raw.accuracy).toFixed(1)} %`}; patch ${raw.settings.patch}, step ${raw.settings.step}. ` +
-    'PID: mean ± standard error over the images (higher is better). Conservation: Σ input relevance / start relevance, ' +
+    'PID: mean over the images [bootstrap 95 % interval] (higher is better). Conservation: Σ input relevance / start relevance, ' +
     'mean over the images (1 for a conservative LRP; the target logit for the gradient methods; — without input relevance). ' +
     `Lead: the share of patches the paper's tie rule inserts ahead of each step on the ${o.levels}-level maps.`,
   '',
@@ -95,8 +96,14 @@ for (const m of raw.methods) {
   const lead = per[1]?.paperLead;
   lines.push(
     `| ${m.method} | ${m.n} | ${m.conservation === null ? '—' : m.conservation.mean.toFixed(4)} | ` +
-      `${per.map((x) => (x ? withSe(x.pid) : '—')).join(' | ')} | ${lead === null || lead === undefined ? '—' : `${(100 * lead).toFixed(1)} %`} |`,
+      `${per.map((x) => (x ? pid(x) : '—')).join(' | ')} | ${lead === null || lead === undefined ? '—' : `${(100 * lead).toFixed(1)} %`} |`,
   );
+}
+// Paired by image: what the paper's split changes (the first method minus each other one).
+lines.push('', `| paired difference | n | ${RUNS.map((r) => r.heading).join(' | ')} |`, `| --- | ---: | ${RUNS.map(() => '---:').join(' | ')} |`);
+for (const d of raw.differences) {
+  const per = reports.map((r) => r.differences.find((x) => x.a === d.a && x.b === d.b));
+  lines.push(`| ${d.a} − ${d.b} | ${d.n} | ${per.map((x) => (x ? `${f3(x.mean)}${ci(x.ci95)}` : '—')).join(' | ')} |`);
 }
 const table = `${lines.join('\n')}\n\nCurves: ${RUNS.map((r) => join(o.out, r.dir, 'curves.png')).join(', ')}\n`;
 // Written whole or not at all, as every output of the project.

@@ -22,7 +22,7 @@ import {
   type RunInfo,
   type RunSettings,
 } from '../eval/records.js';
-import { describeTies, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
+import { describeTies, formatCi, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
 import { LrpResNet50 } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
@@ -245,14 +245,16 @@ export function formatReportTable(report: EvaluationReport, files: readonly stri
   const se = (m: { mean: number; se: number | null }): string => `${m.mean.toFixed(3)} ± ${m.se === null ? '—' : m.se.toFixed(3)}`;
   const quantized = report.settings.quantize !== false;
   const table = formatTable(
-    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 'conservation', ...(quantized ? ['ties'] : []), 's/image'],
+    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 'PID 95 % CI', 'conservation', ...(quantized ? ['ties'] : []), 's/image'],
     report.methods.map((m) => [
-      m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), formatConservation(m), ...(quantized ? [formatTies(m)] : []),
+      m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), formatCi(m.pidCi95), formatConservation(m), ...(quantized ? [formatTies(m)] : []),
       report.timing[m.method]!.toFixed(2),
     ]),
   );
   const note = meaningful ? '' : `\n(${RANDOM_WEIGHTS_NOTE})`;
   const ties = quantized ? '; ties: patches tied at the thresholds per step (share of all patches the paper\'s rule takes ahead)' : '';
-  return `\n${table}\n\nconservation: Σ input relevance / start relevance${ties}\nties ${describeTies(report.settings)}\n` +
+  const differences = report.differences.map((d) => `${d.a} − ${d.b}: ${d.mean.toFixed(3)} ${formatCi(d.ci95)} (n = ${d.n})`);
+  return `\n${table}\n\n${differences.length > 0 ? `paired PID differences (95 % CI): ${differences.join('; ')}\n` : ''}` +
+    `conservation: Σ input relevance / start relevance${ties}\nties ${describeTies(report.settings)}\n` +
     `${report.images} images; report: ${files.join(', ')}${note}\n`;
 }

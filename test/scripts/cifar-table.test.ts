@@ -42,7 +42,7 @@ test('cifar-table: three runs (raw, quantized with the paper\'s ties, quantized 
     assert.ok(row, `${method}: no row in\n${table}`);
     const cells = row.split('|').slice(1, -1).map((c) => c.trim());
     const [raw, paper, random] = reports.map((r) => r.methods.find((m) => m.method === method)!);
-    const pid = (m: typeof raw) => `${m!.pid.mean.toFixed(3)} ± ${m!.pid.se!.toFixed(3)}`;
+    const pid = (m: typeof raw) => `${m!.pid.mean.toFixed(3)} [${m!.pidCi95![0].toFixed(3)}, ${m!.pidCi95![1].toFixed(3)}]`;
     assert.deepEqual(cells, [
       method,
       '2',
@@ -53,4 +53,7 @@ test('cifar-table: three runs (raw, quantized with the paper\'s ties, quantized 
   }
   assert.match(table, /\| lrp \| 2 \| \d\.\d{4} \|/, 'LRP conserves: a number');
   assert.match(table, /\| random \| 2 \| — \|/, 'random has no input relevance');
+  const paired = table.split('\n').find((l) => l.startsWith('| lrp − random |'));
+  const d = reports.map((r) => r.differences.find((x) => x.a === 'lrp' && x.b === 'random')!);
+  assert.equal(paired, `| lrp − random | 2 | ${d.map((x) => `${x.mean.toFixed(3)} [${x.ci95![0].toFixed(3)}, ${x.ci95![1].toFixed(3)}]`).join(' | ')} |`);
 });
