@@ -6,6 +6,7 @@
  * the page answers while a model compiles. It imports no onnxruntime or h5wasm itself.
  */
 import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
+import type { FitMode } from '../image/resize.js';
 import { blendOverlay, colorbarPixels, formatScaleValue, heatmapPixels } from '../image/figure-parts.js';
 import { encodeNpy } from '../image/npy-codec.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
@@ -18,11 +19,20 @@ import type { LoadProgress } from './index.js';
 import { ExplainerWorker, RemoteExplainer } from './worker-client.js';
 import cifarLabels from '../../assets/models/cifar10-resnet20.labels.json' with { type: 'json' };
 
+/** A model the page ships: where, its name on the page, its class names, how images are fitted to it. */
+interface BundledModelSpec {
+  readonly url: string;
+  readonly label: string;
+  readonly labels?: readonly string[];
+  readonly fit?: FitMode;
+}
+
 /** The models the page ships (the values of the model menu); every sample belongs to one. */
-const BUNDLED_MODELS = {
+const BUNDLED_MODELS: Readonly<Record<'reference' | 'cifar10', BundledModelSpec>> = {
   reference: { url: 'assets/models/resnet50-w8.h5', label: 'resnet50-w8.h5 (bundled reference model)' },
-  cifar10: { url: 'assets/models/cifar10-resnet20.onnx', label: 'cifar10-resnet20.onnx (bundled, trained on CIFAR-10)', labels: cifarLabels as string[] },
-} as const;
+  // CIFAR-10 images are the input size already: resized (a no-op at 32×32), never cropped.
+  cifar10: { url: 'assets/models/cifar10-resnet20.onnx', label: 'cifar10-resnet20.onnx (bundled, trained on CIFAR-10)', labels: cifarLabels as string[], fit: 'resize' },
+};
 type BundledModel = keyof typeof BUNDLED_MODELS;
 /** The model the page starts with (a static host; `serve --weights` names its own). */
 const DEFAULT_MODEL: BundledModel = 'reference';
@@ -141,8 +151,8 @@ async function fetchModel(url: string, label: string, labels?: readonly string[]
 
 /** Loads a bundled model and selects it in the model menu (only once it is loaded). */
 async function loadBundled(id: BundledModel): Promise<void> {
-  const { url, label, ...rest } = BUNDLED_MODELS[id];
-  await fetchModel(url, label, 'labels' in rest ? rest.labels : undefined);
+  const { url, label, labels } = BUNDLED_MODELS[id];
+  await fetchModel(url, label, labels);
   state.bundled = id;
   ui.source.value = id;
 }
@@ -179,7 +189,8 @@ async function openImage(source: Blob, name: string): Promise<void> {
   clearError();
   if (!state.model) throw new Error('No model is loaded yet: choose a model first.');
   setStatus(`Decoding ${name}…`, 'busy');
-  const image = await worker.decodeImage(source, state.model.inputDescription, { name });
+  const fit = state.bundled && BUNDLED_MODELS[state.bundled].fit;
+  const image = await worker.decodeImage(source, state.model.inputDescription, { name, ...(fit ? { fit } : {}) });
   state.image = { ...image, name, source };
   await explain();
 }
