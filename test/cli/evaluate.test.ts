@@ -13,7 +13,11 @@ import { main } from '../../src/cli/main.js';
 import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
 import { imagenetLabels } from '../../src/model/labels.js';
-import { FIXTURE_WEIGHTS, SAMPLES_DIR } from '../support/fixture.js';
+import { TORCHVISION_INPUT } from '../../src/model/input.js';
+import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
+import { randomWeights } from '../../src/weights/random.js';
+import { FIXTURE_WEIGHTS, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
+import { torchvisionOnnx } from '../support/torch-onnx.js';
 
 interface Run {
   code: number;
@@ -193,6 +197,39 @@ describe('resnet-lrp evaluate / merge', () => {
     const changed = await cli([...one, '--ties', 'stable', '--resume', '--out', join(tmp, 'ties-paper')]);
     assert.equal(changed.code, 2);
     assert.match(changed.stderr, /ties: "paper" ≠ "stable"/);
+  });
+
+  test('a 32×32 model with 10 classes: CIFAR-10 images, their labels.csv and class names, --patch checked against 32', async () => {
+    // A narrow torchvision-style ResNet18 at CIFAR's input size (random weights: the scores mean nothing).
+    const graph = buildResNet({
+      ...kerasResNetSpec(50, { baseWidth: 4, classes: 10, inputSize: 32 }),
+      name: 'resnet18', stageBlocks: [1, 1, 1, 1], block: 'basic', strideOn: 'middle', convBias: false,
+      bnEpsilon: TORCH_BN_EPSILON, input: { ...TORCHVISION_INPUT, size: 32 },
+    });
+    const model = join(tmp, 'cifar-sized.onnx');
+    await writeFile(model, torchvisionOnnx(graph, randomWeights(graph, 3)));
+    const cifar = join(SAMPLES_DIR, 'cifar10');
+    const images = join(tmp, 'cifar');
+    await mkdir(images);
+    for (const file of ['airplane-0000.jpg', 'cat-0000.jpg', 'truck-0001.jpg']) await copyFile(join(cifar, file), join(images, file));
+    const dir = join(tmp, 'cifar-out');
+    const args = ['evaluate', images, '--weights', model, '--labels', join(cifar, 'labels.csv'), '--class-names', join(REPO_ROOT, 'assets', 'models', 'cifar10-resnet20.labels.json'),
+      '--fit', 'resize', '--methods', 'lrp,random', '--patch', '1', '--step', '20', '--quiet'];
+    const run = await cli([...args, '--out', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    const records = await readRecords(dir);
+    assert.deepEqual(records.map((r) => [r.image.slice(images.length + 1), r.label, r.method]), [
+      ['airplane-0000.jpg', 0, 'lrp'], ['airplane-0000.jpg', 0, 'random'], ['cat-0000.jpg', 3, 'lrp'], ['cat-0000.jpg', 3, 'random'], ['truck-0001.jpg', 9, 'lrp'], ['truck-0001.jpg', 9, 'random'],
+    ]);
+    // 32 × 32 one-pixel patches, 20 per step: ceil(1024 / 20) = 52 points per curve.
+    for (const r of records) assert.equal(r.insertionCurve.length, 52);
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+    assert.deepEqual(report.perClass.map((c) => c.className), ['airplane', 'cat', 'truck']);
+    assert.equal(report.labeled, 3);
+    const refused = await cli([...args, '--patch', '5', '--out', join(tmp, 'cifar-refused')]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--patch must divide 32 \(the model's input side\), got 5/);
+    await assert.rejects(readFile(join(tmp, 'cifar-refused', 'run.json')), /ENOENT/, 'refused before anything is written');
   });
 
   test('usage errors name the option', async () => {
