@@ -105,8 +105,49 @@ for (const d of raw.differences) {
   const per = reports.map((r) => r.differences.find((x) => x.a === d.a && x.b === d.b));
   lines.push(`| ${d.a} − ${d.b} | ${d.n} | ${per.map((x) => (x ? `${f3(x.mean)}${ci(x.ci95)}` : '—')).join(' | ')} |`);
 }
+lines.push('', await crossCheck(join(o.out, RUNS[0].dir)));
 const table = `${lines.join('\n')}\n\nCurves: ${RUNS.map((r) => join(o.out, r.dir, 'curves.png')).join(', ')}\n`;
 // Written whole or not at all, as every output of the project.
 await writeFile(join(o.out, 'table.md.tmp'), table);
 await rename(join(o.out, 'table.md.tmp'), join(o.out, 'table.md'));
 process.stdout.write(`\n${table}`);
+
+/**
+ * The model's predictions as the report has them (from the compiled graph) against plain
+ * onnxruntime on the ONNX file itself, image by image, with the project's preprocessing.
+ */
+async function crossCheck(dir) {
+  if (!o.weights.endsWith('.onnx')) return 'Predictions not cross-checked: not an ONNX file.';
+  const { LrpResNet } = await import(join(root, 'dist', 'src', 'index.js'));
+  const ort = await import('onnxruntime-node');
+  const predicted = new Map();
+  for (const line of (await readFile(join(dir, 'results.jsonl'), 'utf8')).split('\n').filter(Boolean)) {
+    const r = JSON.parse(line);
+    predicted.set(r.image, { predicted: r.predicted, label: r.label });
+  }
+  const model = await LrpResNet.load({ weights: o.weights });
+  const session = await ort.InferenceSession.create(o.weights);
+  try {
+    let same = 0;
+    let correct = 0;
+    let labelled = 0;
+    for (const [image, r] of predicted) {
+      const { input } = await model.loadImage(image, { fit: 'resize' });
+      const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', input, [1, ...model.info.inputShape]) });
+      const logits = out[session.outputNames[0]].data;
+      let best = 0;
+      for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+      if (best === r.predicted) same++;
+      if (r.label !== null) {
+        labelled++;
+        if (best === r.label) correct++;
+      }
+    }
+    const accuracy = labelled === 0 ? '—' : `${((100 * correct) / labelled).toFixed(1)} %`;
+    return `Cross-check: plain onnxruntime on ${relative(root, o.weights) || o.weights} predicts the report's class for ` +
+      `${same} of ${predicted.size} images; its top-1 accuracy: ${accuracy}.`;
+  } finally {
+    await model.dispose();
+    await session.release();
+  }
+}

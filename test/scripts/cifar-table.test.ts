@@ -53,6 +53,9 @@ test('cifar-table: three runs (raw, quantized with the paper\'s ties, quantized 
   }
   assert.match(table, /\| lrp \| 2 \| \d\.\d{4} \|/, 'LRP conserves: a number');
   assert.match(table, /\| random \| 2 \| — \|/, 'random has no input relevance');
+  // Plain onnxruntime on the file agrees with the report's predictions, and gives its accuracy.
+  const accuracy = reports[0]!.accuracy! * 100;
+  assert.match(table, new RegExp(`^Cross-check: plain onnxruntime on test/fixtures/tv-resnet18-w4/model\\.onnx predicts the report's class for 2 of 2 images; its top-1 accuracy: ${accuracy.toFixed(1)} %\\.$`, 'm'));
   const paired = table.split('\n').find((l) => l.startsWith('| lrp − random |'));
   const d = reports.map((r) => r.differences.find((x) => x.a === 'lrp' && x.b === 'random')!);
   assert.equal(paired, `| lrp − random | 2 | ${d.map((x) => `${x.mean.toFixed(3)} [${x.ci95![0].toFixed(3)}, ${x.ci95![1].toFixed(3)}]`).join(' | ')} |`);
