@@ -205,7 +205,7 @@ function meanCurve(curves: readonly (readonly number[])[]): number[] {
 /** A line of settings for titles and summaries. */
 export function describeSettings(s: RunSettings): string {
   const patches = (s.size / s.patch) ** 2;
-  return `patch ${s.patch}×${s.patch}, step ${s.step} patches (${Math.ceil(patches / s.step)} steps), ${s.quantize === false ? 'raw maps' : `maps quantized to ${s.quantize} levels`}, ties: ${describeTies(s)}`;
+  return `patch ${s.patch}×${s.patch}, step ${s.step} patches (${Math.ceil(patches / s.step)} steps), ${s.quantize === false ? 'raw maps' : `maps quantized to ${s.quantize} levels`}, ${s.ties === 'random' ? `random ties (seed ${s.seed})` : `${s.ties} ties`}`;
 }
 
 /** The tie rule in words. */
@@ -244,6 +244,7 @@ export function formatMarkdown(report: EvaluationReport, options: { maxClasses?:
       (report.labeled > 0 ? `, ${report.labeled} labelled (top-1 accuracy ${(100 * report.accuracy!).toFixed(1)} %)` : ', none labelled') +
       (report.images < s.total ? ` — ${s.total} in the whole selection` : '') + '.',
     `Metric: ${describeSettings(s)}; the measured class is the label where given, else the predicted class.`,
+    `Ties: ${describeTies(s)}.`,
     '',
     'Insertion: area under the probability curve while the most relevant patches are inserted into a black image (higher is better).',
     'Deletion: the same while they are blacked out of the image (lower is better). PID = insertion − deletion (higher is better).',

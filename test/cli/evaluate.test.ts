@@ -98,7 +98,7 @@ describe('resnet-lrp evaluate / merge', () => {
     const markdown = await readFile(join(tmp, 'single', 'report.md'), 'utf8');
     assert.match(markdown, /\| (\*\*)?lrp(\*\*)? \| 4 \| -?\d\.\d{3} ± \d\.\d{3} \|/);
     assert.match(markdown, /\| (\*\*)?random(\*\*)? \| 4 \|.* \| — \| \d+\.\d\d \|/, 'random: no conservation');
-    assert.match(markdown, /ties: the paper's rule/);
+    assert.match(markdown, /^Ties: the paper's rule \(every patch tying with a step's threshold enters at once\)\.$/m);
     assert.match(markdown, /!\[.*\]\(curves\.png\)/);
     const plot = await sharp(join(tmp, 'single', 'curves.png')).metadata();
     assert.equal(plot.format, 'png');
