@@ -142,26 +142,26 @@ function rules(): LrpOptions {
 // ---------------------------------------------------------------------------------------
 // Model
 
-async function fetchModel(url: string, label: string, labels?: readonly string[]): Promise<void> {
+async function fetchModel(url: string, label: string, bundled?: BundledModel): Promise<void> {
   const started = performance.now();
-  await compileModel(url, label, labels);
+  await compileModel(url, label, bundled);
   const { numThreads, crossOriginIsolated } = state.model!.runtime;
   console.info(`model ${label} ready in ${Math.round(performance.now() - started)} ms (worker: ${numThreads} threads, ${crossOriginIsolated ? '' : 'not '}cross-origin isolated)`);
 }
 
 /** Loads a bundled model and selects it in the model menu (only once it is loaded). */
 async function loadBundled(id: BundledModel): Promise<void> {
-  const { url, label, labels } = BUNDLED_MODELS[id];
-  await fetchModel(url, label, labels);
-  state.bundled = id;
+  const { url, label } = BUNDLED_MODELS[id];
+  await fetchModel(url, label, id);
   ui.source.value = id;
 }
 
 /**
  * Loads and compiles a model from a URL, a File, or the file of the current model (new rules);
- * keeps the old one on failure. `labels`: its class names (default ImageNet's for 1000 classes).
+ * keeps the old one on failure. `bundled`: which bundled model the URL is (its class names and fit).
  */
-async function compileModel(source: string | Blob | RemoteExplainer, label: string, labels?: readonly string[]): Promise<void> {
+async function compileModel(source: string | Blob | RemoteExplainer, label: string, bundled?: BundledModel): Promise<void> {
+  const labels = bundled && BUNDLED_MODELS[bundled].labels;
   clearError();
   const onProgress = (p: LoadProgress): void => {
     if (p.stage === 'download') setStatus(`Downloading ${label}: ${(p.received / 1e6).toFixed(1)} MB${p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : ''}`, p.total ? p.received / p.total : 'busy');
@@ -175,7 +175,7 @@ async function compileModel(source: string | Blob | RemoteExplainer, label: stri
     : await worker.loadModel({ weights: source, label, rules: rules(), onProgress, ...(labels ? { labels } : {}) });
   const old = state.model;
   state.model = model;
-  if (!(source instanceof RemoteExplainer)) state.bundled = undefined;
+  if (!(source instanceof RemoteExplainer)) state.bundled = bundled;
   await old?.dispose();
   setStatus(`Model ready: ${label} — ${model.info.architecture}, ${model.info.classes} classes, ${model.info.rules}`);
   // Decoded again: another model may take another input size or preprocessing.
