@@ -2,7 +2,7 @@
 // or by any web host that sends the COOP/COEP headers for threads): the library entry
 // (resnet-lrp-web.js), the explainer worker the page computes in (resnet-lrp-worker.js, a module
 // worker: it finds onnxruntime-web's files next to itself), the page (app.js, index.html,
-// style.css), onnxruntime-web's WebAssembly files, the bundled reference model and the sample photos.
+// style.css), onnxruntime-web's WebAssembly files, the bundled models (reference and CIFAR-10) and the sample images.
 import { build } from 'esbuild';
 import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -40,5 +40,6 @@ for (const file of ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm']
 // No model named: the page starts with the bundled reference model (serve --weights replaces this file).
 await writeFile(join(out, 'config.json'), '{}\n');
 for (const file of ['index.html', 'style.css']) await cp(join(root, 'src', 'web', file), join(out, file));
-await cp(join(root, 'assets', 'models', 'resnet50-w8.h5'), join(out, 'assets', 'models', 'resnet50-w8.h5'));
-await cp(join(root, 'assets', 'samples'), join(out, 'assets', 'samples'), { recursive: true, filter: (src) => !src.endsWith('.md') });
+for (const file of ['resnet50-w8.h5', 'cifar10-resnet20.onnx']) await cp(join(root, 'assets', 'models', file), join(out, 'assets', 'models', file));
+// The images only (the CIFAR-10 class names are bundled into the script).
+await cp(join(root, 'assets', 'samples'), join(out, 'assets', 'samples'), { recursive: true, filter: (src) => !/\.(md|csv)$/.test(src) });

@@ -43,7 +43,7 @@ export { loadImage, type LoadedImage, type LoadImageOptions, type FitMode } from
 export { caffePreprocess, caffeInputBounds, CAFFE_MEAN_BGR } from './image/preprocess.js';
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from './image/quantize.js';
 export { colorize, COLORMAP_NAMES, type ColormapName } from './image/colormap.js';
-export { renderFigure, renderHeatmap, writeFigure, writeHeatmap, type FigureOptions, type HeatmapOptions } from './image/figure.js';
+export { renderFigure, renderHeatmap, writeFigure, writeHeatmap, figureZoom, type FigureOptions, type HeatmapOptions } from './image/figure.js';
 export { encodeNpy, decodeNpy, readNpy, writeNpy } from './image/npy.js';
 export { readKerasH5, type KerasWeightFile } from './weights/keras-h5.js';
 export { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
@@ -60,11 +60,11 @@ export {
   type EvaluatorStats,
   type InsertionDeletionResult,
 } from './eval/insertion-deletion.js';
-export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, type InsertionDeletionOptions } from './eval/patch-insdel.js';
+export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, TIE_RULES, type InsertionDeletionOptions, type TieRule, type TieStats } from './eval/patch-insdel.js';
 export type { Classifier } from './eval/classifier.js';
 export { OnnxClassifier, type OnnxClassifierOptions } from './eval/onnx-classifier.js';
 export { classifierFromModel } from './eval/model-classifier.js';
-export { METHODS, methodNames, createMethod, type Attribution, type AttributionMethod, type MethodContext, type MethodEntry } from './eval/methods.js';
+export { METHODS, methodNames, createMethod, conservationOf, type Attribution, type AttributionMethod, type MethodContext, type MethodEntry } from './eval/methods.js';
 export { lrpMethod, type LrpModel } from './eval/lrp-method.js';
 export { randomMethod, type RandomMethodOptions } from './eval/random-method.js';
 export { contextFromModel, type ModelContextOptions } from './eval/model-context.js';
@@ -74,5 +74,5 @@ export { integratedGradientsMethod, DEFAULT_IG_STEPS, type IntegratedGradientsOp
 export { gradcamMethod, lastSpatialNode } from './eval/gradcam.js';
 export { evaluateImage, type MethodOutcome } from './eval/evaluate-image.js';
 export { imagenetWnids, parseClassName, readLabelFile, labelOf } from './eval/labels.js';
-export { summarize, writeReport, type EvaluationReport, type MethodSummary, type ClassSummary } from './eval/report.js';
+export { summarize, writeReport, bootstrapCi, type EvaluationReport, type MethodSummary, type ClassSummary, type PairedDifference } from './eval/report.js';
 export type { EvaluationRecord, RunInfo, RunSettings } from './eval/records.js';

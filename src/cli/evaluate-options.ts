@@ -5,7 +5,7 @@
 import { DEFAULT_EVAL_BATCH } from '../eval/insertion-deletion.js';
 import { DEFAULT_IG_STEPS } from '../eval/integrated-gradients.js';
 import { methodNames } from '../eval/methods.js';
-import { INSDEL_DEFAULTS } from '../eval/patch-insdel.js';
+import { INSDEL_DEFAULTS, TIE_RULES, type TieRule } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
@@ -21,9 +21,12 @@ export interface EvaluateSettings {
   readonly inputs: readonly string[];
   readonly methods: readonly string[];
   readonly labels?: string;
+  /** The model's class names (a JSON array of strings) for the reports. */
+  readonly classNames?: string;
   readonly patch: number;
   readonly step: number;
   readonly quantize: number | false;
+  readonly ties: TieRule;
   readonly limit?: number;
   readonly perClass?: number;
   readonly shard?: { index: number; count: number };
@@ -61,12 +64,15 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'methods', short: 'm', type: 'string', value: '<list>', default: DEFAULT_METHODS.join(','), group: METRIC,
       description: `comma-separated: ${methodNames().join(', ')}` },
     { name: 'patch', type: 'string', value: '<pixels>', default: String(INSDEL_DEFAULTS.patch), group: METRIC,
-      description: 'side of the square patches (must divide 224)' },
+      description: "side of the square patches (must divide the model's input side: 224 for ImageNet ResNets, 32 for CIFAR)" },
     { name: 'step', type: 'string', value: '<patches>', default: String(INSDEL_DEFAULTS.step), group: METRIC,
       description: 'patches inserted / deleted per step (2·ceil(patches/step) forward passes per image and method)' },
     { name: 'quantize', type: 'string', value: '[levels]', default: 'off', group: METRIC,
       description: `heat-quantize every map first (the paper evaluates its method so); bare flag = ${DEFAULT_QUANTIZE_LEVELS} levels` },
-    { name: 'seed', type: 'string', value: '<N>', default: '0', group: METRIC, description: 'seed of the random baseline' },
+    { name: 'ties', type: 'string', value: '<paper|stable|random>', default: INSDEL_DEFAULTS.ties, group: METRIC,
+      description: "order of patches with equal scores: paper = all that tie with a step's threshold enter at once (the paper's metric; " +
+        'inflates quantized maps), stable = by patch index, random = by a permutation drawn from --seed' },
+    { name: 'seed', type: 'string', value: '<N>', default: '0', group: METRIC, description: 'seed of the random baseline and of --ties random' },
     { name: 'ig-steps', type: 'string', value: '<m>', default: String(DEFAULT_IG_STEPS), group: METRIC,
       description: 'Integrated Gradients: steps from black to the image (m + 1 gradients per image)' },
     { name: 'labels', type: 'string', value: '<file.csv|file.json>', default: 'class folders, else the predicted class', group: DATA,
@@ -77,6 +83,8 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: 'evaluate shard i (0-based) of n: every n-th image from the i-th; combine with `merge`' },
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
       description: 'as for explain' },
+    { name: 'class-names', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
+      description: "the model's class names, a JSON array (explain's --labels file), for the per-class report" },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { ...SIZE_OPTION, group: MODEL },
@@ -115,9 +123,10 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   if (methods.length === 0) fail('--methods needs at least one method');
   for (const m of methods) if (!methodNames().includes(m)) fail(`unknown method "${m}" (methods: ${methodNames().join(', ')})`);
   const patch = int('patch', 1, 'a positive integer') ?? INSDEL_DEFAULTS.patch;
-  if (224 % patch !== 0) fail(`--patch must divide 224, got ${patch}`);
   const step = int('step', 1, 'a positive integer') ?? INSDEL_DEFAULTS.step;
-  if (Math.ceil((224 / patch) ** 2 / step) < 2) fail(`--step ${step} leaves fewer than 2 steps for ${(224 / patch) ** 2} patches`);
+  const weights = parseWeights(str('weights'), EVALUATE_COMMAND.name);
+  // ImageNet and random weights take 224×224: checked now; a file's side once it is loaded.
+  if (weights.kind !== 'file') checkPatchGrid(patch, step, 224);
   const shardText = str('shard');
   let shard: { index: number; count: number } | undefined;
   if (shardText !== undefined) {
@@ -125,7 +134,6 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
     if (!match || Number(match[2]) < 1 || Number(match[1]) >= Number(match[2])) fail(`--shard must be i/n with 0 ≤ i < n (e.g. 0/4), got "${shardText}"`);
     shard = { index: Number(match![1]), count: Number(match![2]) };
   }
-  const weights = parseWeights(str('weights'), EVALUATE_COMMAND.name);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
   return {
@@ -134,9 +142,11 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       inputs: positionals,
       methods: [...new Set(methods)],
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
+      ...(str('class-names') !== undefined ? { classNames: str('class-names')! } : {}),
       patch,
       step,
       quantize: str('quantize') === undefined ? false : int('quantize', 2, 'an integer ≥ 2 (levels)')!,
+      ties: oneOf('ties', str('ties') ?? INSDEL_DEFAULTS.ties, TIE_RULES),
       ...(limit !== undefined ? { limit } : {}),
       ...(perClass !== undefined ? { perClass } : {}),
       ...(shard ? { shard } : {}),
@@ -153,6 +163,18 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       quiet: v.quiet === true,
     },
   };
+}
+
+/**
+ * Checks --patch and --step against the model's input side.
+ *
+ * @throws UsageError when the patches do not tile the image or leave fewer than 2 steps.
+ */
+export function checkPatchGrid(patch: number, step: number, size: number): void {
+  const { fail } = optionValues(EVALUATE_COMMAND.name);
+  if (size % patch !== 0) fail(`--patch must divide ${size} (the model's input side), got ${patch}`);
+  const patches = (size / patch) ** 2;
+  if (Math.ceil(patches / step) < 2) fail(`--step ${step} leaves fewer than 2 steps for ${patches} patches`);
 }
 
 export { IMAGE_EXTENSIONS };

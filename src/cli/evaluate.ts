@@ -22,12 +22,13 @@ import {
   type RunInfo,
   type RunSettings,
 } from '../eval/records.js';
-import { summarize, writeReport, type EvaluationReport } from '../eval/report.js';
+import { describeTies, formatCi, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
 import { LrpResNet50 } from '../lrp-resnet.js';
+import { readLabelsFile } from '../model/labels.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
-import { EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
+import { checkPatchGrid, EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
 import { RANDOM_WEIGHTS_NOTE } from './explain.js';
 import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
@@ -47,6 +48,14 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
     if (!settings.quiet) io.stderr.write(`warning: ${message}\n`);
   };
 
+  let names: string[] | undefined;
+  if (settings.classNames !== undefined) {
+    try {
+      names = readLabelsFile(settings.classNames);
+    } catch (error) {
+      throw new UsageError(`--class-names ${(error as Error).message}`, EVALUATE_COMMAND.name);
+    }
+  }
   const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
@@ -54,6 +63,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       weights: weights.source, rules, precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
+      ...(names ? { labels: names } : {}),
     });
   const model = await load({});
   const owned: LrpResNet50[] = [model];
@@ -62,6 +72,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
   try {
     // The model's own input description decides preprocessing, layout and "black".
     const classifier = classifierFromModel(model);
+    checkPatchGrid(settings.patch, settings.step, classifier.inputDescription.size);
     const classes = classifier.classes;
     const labels = settings.labels === undefined ? undefined : await readLabelFile(settings.labels, classes);
     const { images, emptyFolders } = await collectImages(settings.inputs, { extensions: IMAGE_EXTENSIONS, classes, ...(labels ? { labels } : {}) });
@@ -83,6 +94,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       patch: settings.patch,
       step: settings.step,
       quantize: settings.quantize,
+      ties: settings.ties,
       model: weights.label,
       precision: settings.precision,
       fit: settings.fit ?? model.inputDescription.resize.fit,
@@ -115,6 +127,8 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       patch: settings.patch,
       step: settings.step,
       quantize: settings.quantize,
+      ties: settings.ties,
+      tieSeed: settings.seed,
       batchSize: settings.batch,
     });
 
@@ -211,6 +225,9 @@ async function evaluateAll(
             insertionCurve: roundCurve(outcome.insertionCurve),
             deletionCurve: roundCurve(outcome.deletionCurve),
             seconds: Math.round(outcome.seconds * 1000) / 1000,
+            conservation: outcome.conservation,
+            tied: outcome.ties.tied,
+            paperLead: outcome.ties.paperLead,
           });
         });
         progress.advance(image.path);
@@ -227,10 +244,18 @@ async function evaluateAll(
 /** The human summary: the table per method and where the files are. */
 export function formatReportTable(report: EvaluationReport, files: readonly string[], meaningful = true): string {
   const se = (m: { mean: number; se: number | null }): string => `${m.mean.toFixed(3)} ± ${m.se === null ? '—' : m.se.toFixed(3)}`;
+  const quantized = report.settings.quantize !== false;
   const table = formatTable(
-    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 's/image'],
-    report.methods.map((m) => [m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), report.timing[m.method]!.toFixed(2)]),
+    ['method', 'n', 'insertion ↑', 'deletion ↓', 'PID ↑', 'PID 95 % CI', 'conservation', ...(quantized ? ['ties'] : []), 's/image'],
+    report.methods.map((m) => [
+      m.method, String(m.n), se(m.insertion), se(m.deletion), se(m.pid), formatCi(m.pidCi95), formatConservation(m), ...(quantized ? [formatTies(m)] : []),
+      report.timing[m.method]!.toFixed(2),
+    ]),
   );
   const note = meaningful ? '' : `\n(${RANDOM_WEIGHTS_NOTE})`;
-  return `\n${table}\n\n${report.images} images; report: ${files.join(', ')}${note}\n`;
+  const ties = quantized ? '; ties: patches tied at the thresholds per step (share of all patches the paper\'s rule takes ahead)' : '';
+  const differences = report.differences.map((d) => `${d.a} − ${d.b}: ${d.mean.toFixed(3)} ${formatCi(d.ci95)} (n = ${d.n})`);
+  return `\n${table}\n\n${differences.length > 0 ? `paired PID differences (95 % CI): ${differences.join('; ')}\n` : ''}` +
+    `conservation: Σ input relevance / start relevance${ties}\nties ${describeTies(report.settings)}\n` +
+    `${report.images} images; report: ${files.join(', ')}${note}\n`;
 }

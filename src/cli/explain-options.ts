@@ -91,7 +91,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL,
       description: 'arithmetic of the graph (float64 for ill-conditioned rules, e.g. large γ)' },
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL,
-      description: 'how an image is fitted to the model input (224×224)' },
+      description: 'how an image is fitted to the model input (for 32×32 CIFAR images: resize)' },
     { ...SIZE_OPTION, group: MODEL },
     { name: 'max-pixels', type: 'string', value: '<N|NM>', default: `${DEFAULT_MAX_PIXELS / 1e6}M`, group: MODEL,
       description: 'refuse images with more pixels (e.g. 200M); larger ones are shrunk while decoding, memory stays bounded' },
@@ -119,7 +119,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     { name: 'format', short: 'f', type: 'string', multiple: true, value: '<list>', default: DEFAULT_FORMATS.join(','), group: OUTPUT,
       description: `${OUTPUT_FORMATS.join(', ')}; repeat or comma-separate (see below)` },
     { name: 'include-map', type: 'boolean', default: 'off', group: OUTPUT,
-      description: 'put the 224×224 attribution map into the .lrp.json files too' },
+      description: 'put the attribution map (the input size, e.g. 224×224) into the .lrp.json files too' },
     { name: 'resume', type: 'boolean', default: 'off', group: OUTPUT,
       description: 'skip inputs whose outputs (all requested formats) already exist' },
     { name: 'json', type: 'boolean', default: 'off', group: OUTPUT,
@@ -134,9 +134,11 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     'Outputs, per input <name> (the file name without extension; inputs with the same name\n' +
       'from different folders get their parent folder names prefixed, e.g. a_cat and b_cat):\n' +
       '  png      <name>.lrp.png          figure: input | relevance | overlay, with title and colour bar\n' +
-      '  heatmap  <name>.heatmap.png      the relevance heatmap alone, 224×224\n' +
-      '  npy      <name>.attribution.npy  raw attribution map, float32 (224, 224), never quantized\n' +
-      '  json     <name>.lrp.json         prediction, top 5, target, conservation error (+ map with --include-map)\n' +
+      '                                   (small inputs zoomed without smoothing: 32×32 drawn 8×)\n' +
+      '  heatmap  <name>.heatmap.png      the relevance heatmap alone, at the input size (e.g. 224×224)\n' +
+      '  npy      <name>.attribution.npy  raw attribution map, float32 (H, W), never quantized\n' +
+      '  json     <name>.lrp.json         prediction, top 5, target, conservation (Σ input / start\n' +
+      '                                   relevance) and its error (+ map with --include-map)\n' +
       '  trace    <name>.trace.png        conservation trace: relevance sum per block, start → input',
     '--quantize takes the next argument as its level count only when it is a number:\n' +
       "'--quantize photo.jpg' is the bare flag, '--quantize 4' and '--quantize=4' mean 4 levels.",

@@ -271,6 +271,7 @@ async function explainAll(
                 confidence: explanation.prediction.confidence,
                 targetClass: explanation.target.classIndex,
                 targetName: explanation.target.className,
+                conservation: explanation.conservation,
                 conservationError: explanation.conservationError,
                 outputs: written,
               });
@@ -298,6 +299,7 @@ function explain(
   names: readonly string[],
 ): Explanation {
   const nameOf = (i: number): string => names[i]!;
+  const stats = mapStats(lrp.attribution.data);
   return {
     source: image.source,
     weights: weights.label,
@@ -308,8 +310,10 @@ function explain(
     prediction: { classIndex: lrp.classIndex, className: nameOf(lrp.classIndex), confidence: lrp.probabilities[lrp.classIndex]! },
     top5: topK(lrp.probabilities, 5, names),
     target: { classIndex: lrp.targetClass, className: nameOf(lrp.targetClass), startRelevance: lrp.startRelevance },
+    // The map is the relevance summed over channels: its sum is the input relevance.
+    conservation: stats.sum / lrp.startRelevance,
     conservationError: lrp.conservationError!,
-    attribution: { shape: lrp.attribution.shape, ...mapStats(lrp.attribution.data) },
+    attribution: { shape: lrp.attribution.shape, ...stats },
   };
 }
 

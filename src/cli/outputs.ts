@@ -54,6 +54,9 @@ export interface Explanation {
   prediction: { classIndex: number; className: string; confidence: number };
   top5: ClassScore[];
   target: { classIndex: number; className: string; startRelevance: number };
+  /** Σ input relevance / start relevance: 1 when LRP conserves (the paper's split), less where relevance is lost. */
+  conservation: number;
+  /** |Σ input relevance − start relevance| / |start relevance|. */
   conservationError: number;
   attribution: { shape: [number, number]; sum: number; min: number; max: number; data?: number[][] };
 }

@@ -1,6 +1,6 @@
 /**
  * The summary table `explain` prints at the end: one row per input with its class, confidence,
- * conservation error and outputs (or why it failed).
+ * conservation (Σ input relevance / start relevance) and outputs (or why it failed).
  */
 import { basename } from 'node:path';
 import { printable } from './printable.js';
@@ -19,6 +19,8 @@ export interface InputResult {
   confidence?: number;
   targetClass?: number;
   targetName?: string;
+  /** Σ input relevance / start relevance. */
+  conservation?: number;
   conservationError?: number;
   /** Files written (ok) or found (skipped). */
   outputs: string[];
@@ -39,7 +41,7 @@ export function formatSummary(results: readonly InputResult[], outDir: string): 
     printable(r.input),
     r.className === undefined ? '' : `${r.predictedClass} ${shorten(r.className, 28)}`,
     r.confidence === undefined ? '' : `${(100 * r.confidence).toFixed(1)} %`,
-    r.conservationError === undefined ? '' : r.conservationError.toExponential(1),
+    r.conservation === undefined ? '' : r.conservation.toFixed(4),
     r.status === 'failed' ? `FAILED: ${printable(r.error ?? 'unknown error')}`
     : r.status === 'skipped' ? `skipped, exist: ${r.outputs.map((p) => printable(basename(p))).join(' ')}`
     : [r.outputs.map((p) => printable(basename(p))).join(' '), r.targetClass !== r.predictedClass ? `(explains ${r.targetClass} ${shorten(r.targetName ?? '', 20)})` : '']
@@ -50,7 +52,7 @@ export function formatSummary(results: readonly InputResult[], outDir: string): 
   const totals = [`${count('ok')} explained`, count('skipped') ? `${count('skipped')} skipped` : '', count('failed') ? `${count('failed')} failed` : '']
     .filter(Boolean)
     .join(', ');
-  const table = formatTable(['file', 'class', 'confidence', 'cons. error', 'outputs'], rows);
+  const table = formatTable(['file', 'class', 'confidence', 'conservation', 'outputs'], rows);
   return `${table}\n\n${totals}; outputs in ${printable(outDir)}\n`;
 }
 

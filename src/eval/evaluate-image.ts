@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { InsertionDeletionEvaluator, InsertionDeletionResult } from './insertion-deletion.js';
-import type { AttributionMethod } from './methods.js';
+import { conservationOf, type AttributionMethod } from './methods.js';
 
 /** One method's outcome on one image. */
 export interface MethodOutcome extends InsertionDeletionResult {
@@ -13,6 +13,8 @@ export interface MethodOutcome extends InsertionDeletionResult {
   seconds: number;
   /** Milliseconds of those spent computing the map. */
   mapMs: number;
+  /** Σ input relevance / start relevance ({@link conservationOf}); null without input relevance. */
+  conservation: number | null;
 }
 
 /**
@@ -35,7 +37,8 @@ export async function evaluateImage(
     const [attribution] = await method.attribute([input], [target]);
     const mapped = performance.now();
     const result = await evaluator.evaluate(input, attribution!.map, target);
-    await onOutcome({ ...result, method: method.name, seconds: (performance.now() - start) / 1000, mapMs: mapped - start }, predicted, target);
+    const outcome = { ...result, method: method.name, seconds: (performance.now() - start) / 1000, mapMs: mapped - start, conservation: conservationOf(attribution!) };
+    await onOutcome(outcome, predicted, target);
   }
   return { predicted, target };
 }

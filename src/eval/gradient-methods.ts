@@ -32,7 +32,8 @@ const RELEVANCE_OUTPUT = 'method_relevance';
 async function gradientMethod(spec: GradientMethodSpec, context: MethodContext): Promise<AttributionMethod> {
   const desc = context.inputDescription;
   const size = desc.size;
-  const outputs: string[] = [IO.attribution, IO.relevance];
+  // The target's logit is what the relevance is measured against (conservationOf).
+  const outputs: string[] = [IO.attribution, IO.relevance, IO.logits];
   const session = await context.compileExplainer({ preset: spec.preset }, {
     extend(g, t) {
       const { map, relevance } = spec.emit?.(g, t) ?? {};
@@ -48,10 +49,12 @@ async function gradientMethod(spec: GradientMethodSpec, context: MethodContext):
     async attribute(inputs, targets): Promise<Attribution[]> {
       if (inputs.length !== targets.length) throw new Error(`${spec.name}: ${inputs.length} images but ${targets.length} targets`);
       if (inputs.length === 0) return [];
-      const [maps, relevance] = await session.run(inputs, targets, outputs);
+      const [maps, relevance, logits] = await session.run(inputs, targets, outputs);
+      const classes = logits!.length / inputs.length;
       return inputs.map((_, i) => ({
         map: maps!.slice(i * pixels, (i + 1) * pixels),
         relevance: relevance!.slice(i * values, (i + 1) * values),
+        start: logits![i * classes + targets[i]!]!,
       }));
     },
     dispose: () => session.dispose(),

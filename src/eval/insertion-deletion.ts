@@ -22,6 +22,7 @@ import {
   resolveInsertionDeletionOptions,
   type InsertionDeletionOptions,
   type ResolvedInsertionDeletionOptions,
+  type TieStats,
 } from './patch-insdel.js';
 import { compilePerturbationModel, PERTURBATION_IO, scoreShape } from './perturbation.js';
 
@@ -47,6 +48,8 @@ export interface InsertionDeletionResult {
   insertionCurve: number[];
   /** Probability of the target after step i (most relevant patches deleted first). */
   deletionCurve: number[];
+  /** How much the (quantized) map ties at the step thresholds. */
+  ties: TieStats;
 }
 
 /** Where the time went (for the benchmark's "outside onnxruntime" share). */
@@ -108,7 +111,7 @@ export class InsertionDeletionEvaluator {
     if (!Number.isInteger(t) || t < 0 || t >= this.classifier.classes) {
       throw new Error(`target class ${t} is out of range: the model has classes 0..${this.classifier.classes - 1}`);
     }
-    const { pixelRanks, thresholds } = rankPatches(map, desc.size, this.options);
+    const { pixelRanks, thresholds, ties } = rankPatches(map, desc.size, this.options);
     const n = thresholds.length;
     const image = new ort.Tensor('float32', input, [1, ...(desc.layout === 'NCHW' ? [3, desc.size, desc.size] : [desc.size, desc.size, 3])]);
     const scoreTensor = new ort.Tensor('float32', pixelRanks, scoreShape(desc));
@@ -136,7 +139,7 @@ export class InsertionDeletionEvaluator {
     }
     const insertion = normalizedAuc(insertionCurve);
     const deletion = normalizedAuc(deletionCurve);
-    return { target: t, insertion, deletion, pid: insertion - deletion, insertionCurve, deletionCurve };
+    return { target: t, insertion, deletion, pid: insertion - deletion, insertionCurve, deletionCurve, ties };
   }
 
   /** The predicted class of one image (one extra forward pass). */
@@ -160,7 +163,8 @@ export class InsertionDeletionEvaluator {
  * @param model anything that gives class probabilities ({@link Classifier}).
  * @param input one preprocessed image in the model's layout.
  * @param map attribution map, size × size (e.g. relevance summed over channels).
- * @param options patch, step, quantize, batch size, and the `target` class (default: predicted).
+ * @param options patch, step, quantize, the tie rule (`ties`, `tieSeed`), batch size, and the
+ *   `target` class (default: predicted).
  */
 export async function evaluateInsertionDeletion(
   model: Classifier,

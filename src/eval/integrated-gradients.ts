@@ -39,11 +39,14 @@ export async function integratedGradientsMethod(context: MethodContext, options:
     if (x.length !== values) throw new Error(`ig: an image has ${x.length} values, the model takes ${values}`);
     // Σ_i w_i ∂y_t/∂x(x_i), in units of 1/m.
     const gradientSum = new Float64Array(values);
+    // The target's logit at the image itself (the last point), for conservationOf.
+    let start = NaN;
     for (let first = 0; first <= steps; first += batch) {
       const points = Array.from({ length: Math.min(batch, steps + 1 - first) }, (_, j) => first + j);
       const scaled = points.map((i) => Float32Array.from(x, (v, k) => baseline[k]! + (i / steps) * (v - baseline[k]!)));
-      const [gradients] = await session.run(scaled, points.map(() => target), [IO.relevance]);
+      const [gradients, logits] = await session.run(scaled, points.map(() => target), [IO.relevance, IO.logits]);
       points.forEach((i, j) => {
+        if (i === steps) start = logits![j * (logits!.length / points.length) + target]!;
         const weight = i === 0 || i === steps ? 0.5 : 1;
         const g = gradients!.subarray(j * values, (j + 1) * values);
         for (let k = 0; k < values; k++) gradientSum[k] += weight * g[k]!;
@@ -63,7 +66,7 @@ export async function integratedGradientsMethod(context: MethodContext, options:
       }
       map[p] = sum;
     }
-    return { map, relevance };
+    return { map, relevance, start };
   }
 
   return {

@@ -10,7 +10,7 @@ export interface LrpModel {
   computeLrpBatch(
     inputs: readonly Float32Array[],
     options: { classIndices: readonly (number | undefined)[] },
-  ): Promise<{ attribution: { data: Float32Array }; relevance: { data: Float32Array }; targetClass: number }[]>;
+  ): Promise<{ attribution: { data: Float32Array }; relevance: { data: Float32Array }; targetClass: number; startRelevance: number }[]>;
 }
 
 /**
@@ -27,7 +27,7 @@ export function lrpMethod(name: string, model: LrpModel, rules: LrpOptions = {})
       const results = await model.computeLrpBatch(inputs, { classIndices: targets });
       return results.map((r, i) => {
         if (r.targetClass !== targets[i]) throw new Error(`${name}: explained class ${r.targetClass} instead of ${targets[i]} (image ${i})`);
-        return { map: r.attribution.data, relevance: r.relevance.data };
+        return { map: r.attribution.data, relevance: r.relevance.data, start: r.startRelevance };
       });
     },
     async dispose() {

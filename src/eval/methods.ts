@@ -25,6 +25,26 @@ export interface Attribution {
    * gradient (`gradient`, `gbp`), x ⊙ gradient (`gradxinput`), (x − b) ⊙ the integrated gradient (`ig`).
    */
   readonly relevance?: Float32Array;
+  /**
+   * What the relevance is measured against in {@link conservationOf}: LRP's start relevance
+   * (the target's logit under the default start rule); the target's logit for the gradient
+   * methods. Absent for methods without `relevance`.
+   */
+  readonly start?: number;
+}
+
+/**
+ * Σ input relevance / start relevance (summed in float64): 1 for a conservative LRP, and a
+ * number to compare for every other method with per-input relevance (the gradient methods
+ * are not built to conserve: theirs is not expected to be 1). Null for a method without input
+ * relevance (Grad-CAM, random) or with a zero start.
+ */
+export function conservationOf(attribution: Attribution): number | null {
+  const { relevance, start } = attribution;
+  if (relevance === undefined || start === undefined || start === 0) return null;
+  let sum = 0;
+  for (let i = 0; i < relevance.length; i++) sum += relevance[i]!;
+  return sum / start;
 }
 
 /** An attribution method bound to a model. */

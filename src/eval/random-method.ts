@@ -45,15 +45,21 @@ function mix(seed: number, hash: number): number {
   return (Math.imul((seed % 0x100000000) ^ 0x9e3779b9, 0x85ebca6b) ^ hash) >>> 0;
 }
 
-/** `count` values k / 2^24 (exact in float32) from mulberry32. */
-function uniformMap(count: number, state: number): Float32Array {
-  const out = new Float32Array(count);
-  let a = state;
-  for (let i = 0; i < count; i++) {
+/** mulberry32: a generator of 32-bit unsigned integers from a 32-bit state. */
+export function mulberry32(state: number): () => number {
+  let a = state | 0;
+  return () => {
     a = (a + 0x6d2b79f5) | 0;
     let t = Math.imul(a ^ (a >>> 15), 1 | a);
     t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    out[i] = ((t ^ (t >>> 14)) >>> 8) / 2 ** 24;
-  }
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+/** `count` values k / 2^24 (exact in float32) from mulberry32. */
+function uniformMap(count: number, state: number): Float32Array {
+  const out = new Float32Array(count);
+  const next = mulberry32(state);
+  for (let i = 0; i < count; i++) out[i] = (next() >>> 8) / 2 ** 24;
   return out;
 }

@@ -7,6 +7,7 @@
 import { appendFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
+import type { TieRule } from './patch-insdel.js';
 
 /** One image evaluated with one method. */
 export interface EvaluationRecord {
@@ -29,6 +30,15 @@ export interface EvaluationRecord {
   deletionCurve: number[];
   /** Wall time of the map and both curves. */
   seconds: number;
+  /**
+   * Σ input relevance / start relevance of the method's map (`conservationOf`); null for a
+   * method without input relevance. Absent in records written before it was recorded.
+   */
+  conservation?: number | null;
+  /** Patches tying with the step thresholds, mean per step (`TieStats.tied`). */
+  tied?: number;
+  /** Share of patches the paper's tie rule takes ahead of each step (`TieStats.paperLead`). */
+  paperLead?: number;
 }
 
 /** What must agree between the shards of one evaluation (and between a run and its resume). */
@@ -39,11 +49,13 @@ export interface RunSettings {
   patch: number;
   step: number;
   quantize: number | false;
+  /** How patches of equal score are ordered (`TIE_RULES`; runs before the option: `paper`). */
+  ties: TieRule;
   /** Model: the weights' label, the arithmetic, how images are fitted. */
   model: string;
   precision: string;
   fit: string;
-  /** Seed of the random baseline. */
+  /** Seed of the random baseline and of the `random` tie rule. */
   seed: number;
   /** Integrated Gradients' steps (absent in run.json files written before the option). */
   igSteps?: number;
@@ -110,6 +122,8 @@ export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
   if (text === undefined) return undefined;
   const info = JSON.parse(text) as RunInfo;
   if (info.format !== 'resnet-lrp-evaluate/1') throw new Error(`${path}: not a resnet-lrp evaluate run (format ${String(info.format)})`);
+  // Runs from before the tie rules used the paper's.
+  info.settings.ties ??= 'paper';
   return info;
 }
 

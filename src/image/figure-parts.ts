@@ -32,7 +32,10 @@ export interface FigureOptions extends HeatmapStyle {
   attribution: Float32Array;
   /** Title line, e.g. `tabby, tabby cat (281) — 87.3 %`. Plain text; XML is escaped. */
   title: string;
-  /** Integer upscaling of every panel (nearest neighbour, so each model pixel stays visible). Default 2. */
+  /**
+   * Integer upscaling of every panel (nearest neighbour, so each model pixel stays visible and
+   * the map is never smoothed). Default {@link figureZoom}: 2 for 224 × 224, 8 for 32 × 32.
+   */
   zoom?: number;
   /** Weight of the heatmap in the overlay panel. Default {@link OVERLAY_ALPHA}. */
   overlayAlpha?: number;
@@ -70,8 +73,19 @@ export interface FigureLayout {
   readonly tickLabelBaseline: number;
 }
 
-/** Default panel upscaling of {@link renderFigure}. */
+/** Smallest panel upscaling of {@link renderFigure}. */
 export const FIGURE_ZOOM = 2;
+/** Default panels are upscaled until their longer side reaches this many pixels. */
+export const MIN_PANEL_SIDE = 256;
+
+/**
+ * The default zoom of a figure of a width × height image: {@link FIGURE_ZOOM}, or the smallest
+ * integer that makes the longer side at least {@link MIN_PANEL_SIDE} (a 32 × 32 CIFAR image: 8,
+ * panels of 256 × 256 whose title and captions fit).
+ */
+export function figureZoom(width: number, height: number): number {
+  return Math.max(FIGURE_ZOOM, Math.ceil(MIN_PANEL_SIDE / Math.max(width, height)));
+}
 /** Heatmap weight in the overlay: pixel = round((1 − α)·image + α·heatmap). */
 export const OVERLAY_ALPHA = 0.5;
 /** Outer margin, gap between panels and heights of the text rows, in pixels. */
@@ -93,10 +107,11 @@ export const BACKGROUND = '#ffffff';
 /** Default panel captions. */
 export const DEFAULT_CAPTIONS: readonly [string, string, string] = ['input', 'relevance (LRP)', 'overlay'];
 
-/** Computes the layout of a figure for an image of width × height pixels. */
-export function figureLayout(width: number, height: number, zoom: number = FIGURE_ZOOM): FigureLayout {
+/** Computes the layout of a figure for an image of width × height pixels (zoom: default {@link figureZoom}). */
+export function figureLayout(width: number, height: number, zoom?: number): FigureLayout {
   checkDimension('width', width);
   checkDimension('height', height);
+  zoom ??= figureZoom(width, height);
   checkDimension('zoom', zoom);
   const panelWidth = width * zoom;
   const panelHeight = height * zoom;
@@ -275,7 +290,7 @@ export interface FigurePieces {
 export function figurePieces(options: FigureOptions): FigurePieces {
   const { image, attribution } = options;
   const { width, height } = image;
-  const layout = figureLayout(width, height, options.zoom ?? FIGURE_ZOOM);
+  const layout = figureLayout(width, height, options.zoom);
   if (image.rgb.length !== width * height * 3) {
     throw new Error(`renderFigure: image.rgb has ${image.rgb.length} bytes, expected ${width}×${height}×3 = ${width * height * 3}`);
   }

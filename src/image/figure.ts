@@ -11,7 +11,7 @@ import {
 } from './figure-parts.js';
 
 export {
-  blendOverlay, DEFAULT_CAPTIONS, escapeXml, FIGURE_MARGIN, FIGURE_ZOOM, figureLayout, formatScaleValue, OVERLAY_ALPHA, PANEL_GAP,
+  blendOverlay, DEFAULT_CAPTIONS, escapeXml, FIGURE_MARGIN, FIGURE_ZOOM, figureLayout, figureZoom, formatScaleValue, MIN_PANEL_SIDE, OVERLAY_ALPHA, PANEL_GAP,
   type FigureLayout, type FigureOptions, type HeatmapOptions, type HeatmapStyle, type Rect, type RgbImage,
 } from './figure-parts.js';
 

@@ -6,6 +6,7 @@
  * the page answers while a model compiles. It imports no onnxruntime or h5wasm itself.
  */
 import { COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
+import type { FitMode } from '../image/resize.js';
 import { blendOverlay, colorbarPixels, formatScaleValue, heatmapPixels } from '../image/figure-parts.js';
 import { encodeNpy } from '../image/npy-codec.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
@@ -16,9 +17,42 @@ import { rankClasses } from '../model/top-k.js';
 import { renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
 import type { LoadProgress } from './index.js';
 import { ExplainerWorker, RemoteExplainer } from './worker-client.js';
+import cifarLabels from '../../assets/models/cifar10-resnet20.labels.json' with { type: 'json' };
 
-const REFERENCE_MODEL = { url: 'assets/models/resnet50-w8.h5', label: 'resnet50-w8.h5 (bundled reference model)' };
-const SAMPLES = ['chelsea.png', 'astronaut.png', 'coffee.png', 'rocket.jpg'];
+/** A model the page ships: where, its name on the page, its class names, how images are fitted to it. */
+interface BundledModelSpec {
+  readonly url: string;
+  readonly label: string;
+  readonly labels?: readonly string[];
+  readonly fit?: FitMode;
+}
+
+/** The models the page ships (the values of the model menu); every sample belongs to one. */
+const BUNDLED_MODELS: Readonly<Record<'reference' | 'cifar10', BundledModelSpec>> = {
+  reference: { url: 'assets/models/resnet50-w8.h5', label: 'resnet50-w8.h5 (bundled reference model)' },
+  // CIFAR-10 images are the input size already: resized (a no-op at 32×32), never cropped.
+  cifar10: { url: 'assets/models/cifar10-resnet20.onnx', label: 'cifar10-resnet20.onnx (bundled, trained on CIFAR-10)', labels: cifarLabels as string[], fit: 'resize' },
+};
+type BundledModel = keyof typeof BUNDLED_MODELS;
+/** The model the page starts with (a static host; `serve --weights` names its own). */
+const DEFAULT_MODEL: BundledModel = 'reference';
+const isBundled = (value: string): value is BundledModel => Object.hasOwn(BUNDLED_MODELS, value);
+
+/** The sample gallery: the ImageNet photos, then one CIFAR-10 test image per class. */
+const SAMPLES: readonly { file: string; caption: string; model: BundledModel }[] = [
+  ...['chelsea.png', 'astronaut.png', 'coffee.png', 'rocket.jpg'].map((file) => ({ file, caption: file, model: 'reference' as const })),
+  ...(cifarLabels as string[]).map((name) => ({ file: `cifar10/${name}-0000.jpg`, caption: `${name} (CIFAR-10)`, model: 'cifar10' as const })),
+];
+
+/**
+ * The bundled model to switch to before explaining `sample`: a CIFAR-10 image needs the CIFAR
+ * model; a photo leaves a model of the user's (file, URL, served) in place, as it may well be
+ * an ImageNet one, but not the CIFAR model. Undefined: keep the current model.
+ */
+function modelForSample(sample: (typeof SAMPLES)[number], current: BundledModel | undefined): BundledModel | undefined {
+  if (current === sample.model || (current === undefined && sample.model === 'reference')) return undefined;
+  return sample.model;
+}
 
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const ui = {
@@ -59,7 +93,10 @@ const worker = new ExplainerWorker();
 /** What the page holds (the model itself lives in the worker). */
 const state: {
   model?: RemoteExplainer;
-  image?: WebImage & { name: string };
+  /** Which bundled model `model` is; undefined for the user's own. */
+  bundled?: BundledModel;
+  /** The decoded image and its file (decoded again when a model with another input comes). */
+  image?: WebImage & { name: string; source: Blob };
   result?: LrpResult;
 } = {};
 
@@ -105,15 +142,26 @@ function rules(): LrpOptions {
 // ---------------------------------------------------------------------------------------
 // Model
 
-async function fetchModel(url: string, label: string): Promise<void> {
+async function fetchModel(url: string, label: string, bundled?: BundledModel): Promise<void> {
   const started = performance.now();
-  await compileModel(url, label);
+  await compileModel(url, label, bundled);
   const { numThreads, crossOriginIsolated } = state.model!.runtime;
   console.info(`model ${label} ready in ${Math.round(performance.now() - started)} ms (worker: ${numThreads} threads, ${crossOriginIsolated ? '' : 'not '}cross-origin isolated)`);
 }
 
-/** Loads and compiles a model from a URL, a File, or the file of the current model (new rules); keeps the old one on failure. */
-async function compileModel(source: string | Blob | RemoteExplainer, label: string): Promise<void> {
+/** Loads a bundled model and selects it in the model menu (only once it is loaded). */
+async function loadBundled(id: BundledModel): Promise<void> {
+  const { url, label } = BUNDLED_MODELS[id];
+  await fetchModel(url, label, id);
+  ui.source.value = id;
+}
+
+/**
+ * Loads and compiles a model from a URL, a File, or the file of the current model (new rules);
+ * keeps the old one on failure. `bundled`: which bundled model the URL is (its class names and fit).
+ */
+async function compileModel(source: string | Blob | RemoteExplainer, label: string, bundled?: BundledModel): Promise<void> {
+  const labels = bundled && BUNDLED_MODELS[bundled].labels;
   clearError();
   const onProgress = (p: LoadProgress): void => {
     if (p.stage === 'download') setStatus(`Downloading ${label}: ${(p.received / 1e6).toFixed(1)} MB${p.total ? ` of ${(p.total / 1e6).toFixed(1)} MB` : ''}`, p.total ? p.received / p.total : 'busy');
@@ -124,12 +172,14 @@ async function compileModel(source: string | Blob | RemoteExplainer, label: stri
   // The worker keeps the file's bytes: changing the rules recompiles without reading it again.
   const model = source instanceof RemoteExplainer
     ? await source.withRules(rules(), onProgress)
-    : await worker.loadModel({ weights: source, label, rules: rules(), onProgress });
+    : await worker.loadModel({ weights: source, label, rules: rules(), onProgress, ...(labels ? { labels } : {}) });
   const old = state.model;
   state.model = model;
+  if (!(source instanceof RemoteExplainer)) state.bundled = bundled;
   await old?.dispose();
   setStatus(`Model ready: ${label} — ${model.info.architecture}, ${model.info.classes} classes, ${model.info.rules}`);
-  if (state.image) await explain();
+  // Decoded again: another model may take another input size or preprocessing.
+  if (state.image) await openImage(state.image.source, state.image.name);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -139,8 +189,9 @@ async function openImage(source: Blob, name: string): Promise<void> {
   clearError();
   if (!state.model) throw new Error('No model is loaded yet: choose a model first.');
   setStatus(`Decoding ${name}…`, 'busy');
-  const image = await worker.decodeImage(source, state.model.inputDescription, { name });
-  state.image = { ...image, name };
+  const fit = state.bundled && BUNDLED_MODELS[state.bundled].fit;
+  const image = await worker.decodeImage(source, state.model.inputDescription, { name, ...(fit ? { fit } : {}) });
+  state.image = { ...image, name, source };
   await explain();
 }
 
@@ -293,9 +344,10 @@ function init(): void {
   ui.source.addEventListener('change', () => {
     ui.fileRow.hidden = ui.source.value !== 'file';
     ui.urlRow.hidden = ui.source.value !== 'url';
-    if (ui.source.value === 'reference') void run(() => fetchModel(REFERENCE_MODEL.url, REFERENCE_MODEL.label));
-    else if (ui.source.value === 'file') ui.file.focus();
-    else ui.url.focus();
+    const value = ui.source.value;
+    if (isBundled(value)) void run(() => loadBundled(value));
+    else if (value === 'file') ui.file.focus();
+    else if (value === 'url') ui.url.focus();
   });
   ui.file.addEventListener('change', () => {
     const file = ui.file.files?.[0];
@@ -330,22 +382,38 @@ function init(): void {
     if (file) void run(() => openImage(file, file.name));
   });
 
-  ui.samples.replaceChildren(...SAMPLES.map((name) => {
+  ui.samples.replaceChildren(...SAMPLES.map((sample) => {
+    const { file, caption: text } = sample;
+    const name = file.slice(file.lastIndexOf('/') + 1);
     const item = document.createElement('li');
     const button = document.createElement('button');
     button.type = 'button';
-    button.dataset.sample = name;
+    button.dataset.sample = file;
+    button.dataset.model = sample.model;
     const img = document.createElement('img');
-    img.src = `assets/samples/${name}`;
+    img.src = `assets/samples/${file}`;
     img.alt = '';
     const caption = document.createElement('span');
-    caption.textContent = name;
+    caption.textContent = text;
     button.append(img, caption);
-    button.setAttribute('aria-label', `Explain the sample photo ${name}`);
+    button.setAttribute('aria-label', `Explain the sample ${sample.model === 'cifar10' ? 'CIFAR-10 image' : 'photo'} ${text}`);
     button.addEventListener('click', () => void run(async () => {
-      const response = await fetch(`assets/samples/${name}`);
+      const response = await fetch(`assets/samples/${file}`);
       if (!response.ok) throw new Error(`${name}: cannot be loaded (HTTP ${response.status})`);
-      await openImage(await response.blob(), name);
+      const blob = await response.blob();
+      const model = modelForSample(sample, state.bundled);
+      if (model) {
+        // The current image is not explained again on the way (the sample follows), but stays if the model fails.
+        const previous = state.image;
+        state.image = undefined;
+        try {
+          await loadBundled(model);
+        } catch (error) {
+          state.image = previous;
+          throw error;
+        }
+      }
+      await openImage(blob, name);
     }));
     item.append(button);
     return item;
@@ -366,7 +434,7 @@ function init(): void {
       });
       await fetchModel(model.url, model.label);
     } else {
-      await fetchModel(REFERENCE_MODEL.url, REFERENCE_MODEL.label);
+      await loadBundled(DEFAULT_MODEL);
     }
   });
 }

@@ -12,7 +12,12 @@ import sharp from 'sharp';
 import { main } from '../../src/cli/main.js';
 import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
-import { FIXTURE_WEIGHTS, SAMPLES_DIR } from '../support/fixture.js';
+import { imagenetLabels } from '../../src/model/labels.js';
+import { TORCHVISION_INPUT } from '../../src/model/input.js';
+import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
+import { randomWeights } from '../../src/weights/random.js';
+import { FIXTURE_WEIGHTS, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
+import { torchvisionOnnx } from '../support/torch-onnx.js';
 
 interface Run {
   code: number;
@@ -83,8 +88,17 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.ok(Math.abs(report.methods[0]!.pid.mean - lrpPids.reduce((a, b) => a + b) / 4) < 1e-12);
     assert.deepEqual(report.perClass.map((c) => c.classIndex), [...new Set([5, 281, rocket.target])].sort((a, b) => a - b));
     assert.equal(report.labeled, 3);
+    // Conservation per record (LRP has input relevance, random none) and its mean per method.
+    const lrpConservation = records.filter((r) => r.method === 'lrp').map((r) => r.conservation);
+    assert.ok(lrpConservation.every((c) => typeof c === 'number' && Number.isFinite(c)), `lrp: ${lrpConservation}`);
+    assert.ok(records.filter((r) => r.method === 'random').every((r) => r.conservation === null));
+    assert.ok(Math.abs(report.methods[0]!.conservation!.mean - (lrpConservation as number[]).reduce((a, b) => a + b) / 4) < 1e-12);
+    assert.equal(report.methods[1]!.conservation, null);
+    assert.equal(report.settings.ties, 'paper', 'the default tie rule is recorded');
     const markdown = await readFile(join(tmp, 'single', 'report.md'), 'utf8');
     assert.match(markdown, /\| (\*\*)?lrp(\*\*)? \| 4 \| -?\d\.\d{3} ± \d\.\d{3} \|/);
+    assert.match(markdown, /\| (\*\*)?random(\*\*)? \| 4 \|.* \| — \| \d+\.\d\d \|/, 'random: no conservation');
+    assert.match(markdown, /^Ties: the paper's rule \(every patch tying with a step's threshold enters at once\)\.$/m);
     assert.match(markdown, /!\[.*\]\(curves\.png\)/);
     const plot = await sharp(join(tmp, 'single', 'curves.png')).metadata();
     assert.equal(plot.format, 'png');
@@ -147,6 +161,75 @@ describe('resnet-lrp evaluate / merge', () => {
     assert.ok(new Set(records.map((r) => r.insertionCurve.join())).size >= 5, 'distinct insertion curves');
     const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
     assert.deepEqual(report.methods.map((m) => m.method).sort(), [...methods].sort());
+    // Every method with input relevance reports its conservation; Grad-CAM and random have none.
+    const withoutRelevance = ['gradcam', 'random'];
+    for (const m of report.methods) assert.equal(m.conservation === null, withoutRelevance.includes(m.method), m.method);
+  });
+
+  test('--ties: the rule is recorded and stated, quantized maps report their ties, random ties are seeded', async () => {
+    const one = ['evaluate', join(data, 'n02123045', 'chelsea.png'), '--weights', FIXTURE_WEIGHTS, '--methods', 'lrp', '--patch', '16', '--step', '49', '--quantize', '3'];
+    const names = join(tmp, 'names.json');
+    await writeFile(names, JSON.stringify(Array.from({ length: 1000 }, (_, i) => `name ${i}`)));
+    const runs: Record<string, EvaluationRecord> = {};
+    for (const [name, extra] of [['paper', ['--class-names', names]], ['stable', ['--ties', 'stable']], ['random0', ['--ties', 'random']], ['random0b', ['--ties', 'random', '--seed', '0']], ['random7', ['--ties', 'random', '--seed', '7']]] as const) {
+      const dir = join(tmp, `ties-${name}`);
+      const run = await cli([...one, ...extra, '--out', dir]);
+      assert.equal(run.code, 0, run.stderr);
+      [runs[name]] = await readRecords(dir);
+      const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+      assert.equal(report.settings.ties, name === 'paper' ? 'paper' : name === 'stable' ? 'stable' : 'random');
+      const measured = report.perClass[0]!;
+      assert.equal(measured.className, name === 'paper' ? `name ${measured.classIndex}` : imagenetLabels()[measured.classIndex], '--class-names names the classes');
+      if (name === 'stable') {
+        assert.match(run.stdout, /ties broken by patch index/);
+        assert.match(run.stdout, /conservation +ties/, 'table columns');
+        assert.match(await readFile(join(dir, 'report.md'), 'utf8'), /\| conservation \| ties \|/);
+      }
+    }
+    // 3 levels tie most of the 196 patches: the statistics describe the map, whatever the rule.
+    const paper = runs.paper!;
+    assert.ok(paper.tied! > 1 && paper.paperLead! > 0, `tied ${paper.tied}, lead ${paper.paperLead}`);
+    for (const r of Object.values(runs)) assert.deepEqual([r.tied, r.paperLead, r.conservation], [paper.tied, paper.paperLead, paper.conservation]);
+    assert.notDeepEqual(runs.stable!.insertionCurve, paper.insertionCurve, 'stable ties take fewer patches than the paper’s rule');
+    assert.deepEqual(runs.random0b!.insertionCurve, runs.random0!.insertionCurve, 'same seed, same curves');
+    assert.notDeepEqual(runs.random7!.insertionCurve, runs.random0!.insertionCurve, 'another seed, another order');
+    // A resumed run with another rule is refused.
+    const changed = await cli([...one, '--ties', 'stable', '--resume', '--out', join(tmp, 'ties-paper')]);
+    assert.equal(changed.code, 2);
+    assert.match(changed.stderr, /ties: "paper" ≠ "stable"/);
+  });
+
+  test('a 32×32 model with 10 classes: CIFAR-10 images, their labels.csv and class names, --patch checked against 32', async () => {
+    // A narrow torchvision-style ResNet18 at CIFAR's input size (random weights: the scores mean nothing).
+    const graph = buildResNet({
+      ...kerasResNetSpec(50, { baseWidth: 4, classes: 10, inputSize: 32 }),
+      name: 'resnet18', stageBlocks: [1, 1, 1, 1], block: 'basic', strideOn: 'middle', convBias: false,
+      bnEpsilon: TORCH_BN_EPSILON, input: { ...TORCHVISION_INPUT, size: 32 },
+    });
+    const model = join(tmp, 'cifar-sized.onnx');
+    await writeFile(model, torchvisionOnnx(graph, randomWeights(graph, 3)));
+    const cifar = join(SAMPLES_DIR, 'cifar10');
+    const images = join(tmp, 'cifar');
+    await mkdir(images);
+    for (const file of ['airplane-0000.jpg', 'cat-0000.jpg', 'truck-0001.jpg']) await copyFile(join(cifar, file), join(images, file));
+    const dir = join(tmp, 'cifar-out');
+    const args = ['evaluate', images, '--weights', model, '--labels', join(cifar, 'labels.csv'), '--class-names', join(REPO_ROOT, 'assets', 'models', 'cifar10-resnet20.labels.json'),
+      '--fit', 'resize', '--methods', 'lrp,random', '--patch', '1', '--step', '20', '--quiet'];
+    const run = await cli([...args, '--out', dir]);
+    assert.equal(run.code, 0, run.stderr);
+    const records = await readRecords(dir);
+    assert.deepEqual(records.map((r) => [r.image.slice(images.length + 1), r.label, r.method]), [
+      ['airplane-0000.jpg', 0, 'lrp'], ['airplane-0000.jpg', 0, 'random'], ['cat-0000.jpg', 3, 'lrp'], ['cat-0000.jpg', 3, 'random'], ['truck-0001.jpg', 9, 'lrp'], ['truck-0001.jpg', 9, 'random'],
+    ]);
+    // 32 × 32 one-pixel patches, 20 per step: ceil(1024 / 20) = 52 points per curve.
+    for (const r of records) assert.equal(r.insertionCurve.length, 52);
+    const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
+    assert.deepEqual(report.perClass.map((c) => c.className), ['airplane', 'cat', 'truck']);
+    assert.equal(report.labeled, 3);
+    const refused = await cli([...args, '--patch', '5', '--out', join(tmp, 'cifar-refused')]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /--patch must divide 32 \(the model's input side\), got 5/);
+    await assert.rejects(readFile(join(tmp, 'cifar-refused', 'run.json')), /ENOENT/, 'refused before anything is written');
   });
 
   test('usage errors name the option', async () => {
@@ -156,6 +239,8 @@ describe('resnet-lrp evaluate / merge', () => {
       [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
       [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
+      [['--ties', 'first'], /--ties must be one of paper, stable, random, got "first"/],
+      [['--class-names', join(tmp, 'no-such-names.json')], /--class-names .*no-such-names\.json: no such file/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));

@@ -18,7 +18,7 @@ import { decodeNpy } from '../../src/image/npy.js';
 import { LrpResNet50, type LrpResult } from '../../src/lrp-resnet.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { RESNET50_FILE_NAMES } from '../../src/weights/imagenet.js';
-import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2 } from '../support/fixture.js';
+import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2, tvExpected, tvPath } from '../support/fixture.js';
 import { runCli, type CliRun } from '../support/process.js';
 
 const SAMPLES = join(REPO_ROOT, 'assets', 'samples');
@@ -112,6 +112,24 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
     assert.match(run.stdout, new RegExp(`chelsea\\.png +${ref.classIndex} `));
   });
 
+  test('conservation (Σ input relevance / start relevance) in the JSON and the summary: the reference sums of tv-resnet18-w4', async () => {
+    const fixture = 'tv-resnet18-w4';
+    const ref = tvExpected(fixture);
+    for (const [preset, config] of [['default', 'default'], ['symmetric', 'symmetric']] as const) {
+      const out = join(tmp, `conservation-${preset}`);
+      const run = await cli(['explain', '--weights', tvPath(fixture, 'model.onnx'), '--fit', 'resize', '--preset', preset, '-f', 'json', '--out', out, tvPath(fixture, 'input_224.png')]);
+      assert.equal(run.code, 0, run.stderr);
+      const json = JSON.parse(await readFile(join(out, 'input_224.lrp.json'), 'utf8'));
+      assert.equal(json.target.classIndex, ref.target);
+      // The ratio split conserves (1.0000), the symmetric one loses a tenth (0.8946).
+      const want = ref.configs[config]!.input_sum / ref.logit;
+      assert.ok(Math.abs(json.conservation - want) < 1e-3, `${preset}: ${json.conservation} vs ${want}`);
+      assert.ok(Math.abs(Math.abs(json.conservation - 1) - json.conservationError) < 1e-6, 'error = |ratio − 1|');
+      assert.match(run.stdout, /conservation/);
+      assert.match(run.stdout, new RegExp(`input_224\\.png +${ref.target} .* ${json.conservation.toFixed(4)} `));
+    }
+  });
+
   test('--class 281 explains that class instead of the predicted one', async () => {
     const out = join(tmp, 'class');
     const run = await explain(out, '--class', '281', '-f', 'json,npy', '--include-map', join(SAMPLES, 'chelsea.png'));
@@ -137,7 +155,7 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
     assert.equal(run.code, 0, run.stderr);
     assert.deepEqual((await readdir(out)).sort(), SAMPLE_FILES.map((f) => f.replace(/\.\w+$/, '.lrp.png')));
     const lines = run.stdout.split('\n');
-    const header = lines.findIndex((l) => /^file +class +confidence +cons\. error +outputs$/.test(l));
+    const header = lines.findIndex((l) => /^file +class +confidence +conservation +outputs$/.test(l));
     assert.ok(header >= 0, run.stdout);
     for (const [k, file] of SAMPLE_FILES.entries()) {
       const ref = await referenceFor(file);
@@ -145,7 +163,8 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
       assert.ok(row.startsWith(join('assets', 'samples', file)) || row.startsWith(join(SAMPLES, file)), row);
       assert.match(row, new RegExp(` ${ref.classIndex} ${imagenetLabels()[ref.classIndex]!.slice(0, 10)}`));
       assert.match(row, new RegExp(`${(100 * ref.probabilities[ref.classIndex]!).toFixed(1)} %`));
-      assert.match(row, / \d\.\de[-+]\d+ /, 'conservation error');
+      const conservation = ref.attribution.data.reduce((sum, v) => sum + v, 0) / ref.startRelevance;
+      assert.match(row, new RegExp(` ${conservation.toFixed(4)} `), 'conservation: Σ input relevance / start relevance');
       assert.match(row, new RegExp(`${file.replace(/\.\w+$/, '')}\\.lrp\\.png$`));
     }
     assert.match(run.stdout, /^4 explained; outputs in /m);

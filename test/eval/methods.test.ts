@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createMethod, methodNames, type MethodContext } from '../../src/eval/methods.js';
+import { conservationOf, createMethod, methodNames, type MethodContext } from '../../src/eval/methods.js';
 import { classifierFromModel } from '../../src/eval/model-classifier.js';
 import { contextFromModel } from '../../src/eval/model-context.js';
 import { randomModel } from '../../src/weights/random.js';
@@ -12,14 +12,18 @@ import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
 import { LrpResNet50 } from '../../src/lrp-resnet.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
-import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, relativeL2 } from '../support/fixture.js';
+import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, relativeL2, tvExpected, tvInput, tvPath } from '../support/fixture.js';
 
 const input = fixtureInput();
 
-describe('LRP methods on the w8 fixture', () => {
+/**
+ * A method context on the model in `weights` for the tests of the enclosing describe: loaded
+ * before them (other rules load on demand), disposed after them.
+ */
+function contextFor(weights: string): () => MethodContext {
   const loaded: LrpResNet50[] = [];
   const load = async (rules: LrpOptions) => {
-    const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules });
+    const model = await LrpResNet50.load({ weights, rules });
     loaded.push(model);
     return model;
   };
@@ -28,10 +32,15 @@ describe('LRP methods on the w8 fixture', () => {
     context = contextFromModel(await load({}), { loadLrp: load });
   });
   after(async () => Promise.all(loaded.map((m) => m.dispose())));
+  return () => context;
+}
+
+describe('LRP methods on the w8 fixture', () => {
+  const context = contextFor(FIXTURE_WEIGHTS);
 
   for (const [method, config] of [['lrp', 'default'], ['lrp-symmetric', 'symmetric']] as const) {
     test(`${method}: map and relevance are the reference's ${config} relevance (rel. L2 ≤ 1e-3)`, async () => {
-      const m = await createMethod(method, context);
+      const m = await createMethod(method, context());
       assert.equal(m.name, method);
       const other = expected.target === 0 ? 1 : 0;
       const [own, second] = await m.attribute([input, input], [expected.target, other]);
@@ -43,6 +52,48 @@ describe('LRP methods on the w8 fixture', () => {
       assert.ok(relativeL2(second!.map, summed) > 1e-2, 'target honoured');
     });
   }
+});
+
+describe('conservation (Σ input relevance / start relevance) on the tv-resnet18-w4 fixture', () => {
+  const fixture = 'tv-resnet18-w4';
+  const reference = tvExpected(fixture);
+  const logit = reference.logit;
+  const image = tvInput(fixture);
+  const context = contextFor(tvPath(fixture, 'model.onnx'));
+
+  // The reference's input relevance sums over its logit: 1.0000 for the ratio split, 0.8946 for the symmetric one.
+  for (const [method, config] of [['lrp', 'default'], ['lrp-symmetric', 'symmetric']] as const) {
+    test(`${method}: the reference's ${config} input sum / logit`, async () => {
+      const [a] = await (await createMethod(method, context())).attribute([image], [reference.target]);
+      const want = reference.configs[config]!.input_sum / logit;
+      const got = conservationOf(a!)!;
+      assert.ok(Math.abs(got - want) < 1e-4, `${method}: ${got} vs ${want}`);
+    });
+  }
+
+  test('the gradient methods are measured against the target logit; Grad-CAM and random have no input relevance', async () => {
+    for (const name of ['gradient', 'gradxinput', 'gbp', 'ig']) {
+      const method = await createMethod(name, context());
+      try {
+        const [a] = await method.attribute([image], [reference.target]);
+        assert.ok(Math.abs(a!.start! - logit) < 1e-4 * Math.abs(logit), `${name}: start ${a!.start} is the logit ${logit}`);
+        let sum = 0;
+        for (const v of a!.relevance!) sum += v;
+        assert.ok(Math.abs(conservationOf(a!)! - sum / logit) < 1e-6, name);
+      } finally {
+        await method.dispose();
+      }
+    }
+    for (const name of ['gradcam', 'random']) {
+      const method = await createMethod(name, context());
+      try {
+        const [a] = await method.attribute([image], [reference.target]);
+        assert.equal(conservationOf(a!), null, name);
+      } finally {
+        await method.dispose();
+      }
+    }
+  });
 });
 
 describe('random method', () => {

@@ -11,6 +11,7 @@ import {
   figureLayout,
   FIGURE_MARGIN,
   FIGURE_ZOOM,
+  figureZoom,
   formatScaleValue,
   PANEL_GAP,
   renderFigure,
@@ -18,6 +19,7 @@ import {
   writeFigure,
   type Rect,
 } from '../../src/image/figure.js';
+import { figurePieces } from '../../src/image/figure-parts.js';
 import { quantizeHeat } from '../../src/image/quantize.js';
 
 // A small non-square image, so swapped axes would show.
@@ -49,12 +51,12 @@ async function decode(png: Buffer): Promise<{ data: Buffer; width: number; heigh
   return { data, width: info.width, height: info.height, channels: info.channels };
 }
 
-/** Asserts that `panel` of the decoded figure shows `rgb` (W × H) upscaled by `zoom` (nearest). */
-function assertPanel(figure: { data: Buffer; width: number; channels: number }, panel: Rect, rgb: Uint8Array, zoom: number, what: string): void {
+/** Asserts that `panel` of the decoded figure shows `rgb` (`width` wide) upscaled by `zoom` (nearest). */
+function assertPanel(figure: { data: Buffer; width: number; channels: number }, panel: Rect, rgb: Uint8Array, zoom: number, what: string, width = W): void {
   for (let y = 0; y < panel.height; y++) {
     for (let x = 0; x < panel.width; x++) {
       const f = ((panel.top + y) * figure.width + panel.left + x) * figure.channels;
-      const s = (Math.floor(y / zoom) * W + Math.floor(x / zoom)) * 3;
+      const s = (Math.floor(y / zoom) * width + Math.floor(x / zoom)) * 3;
       if (figure.data[f] !== rgb[s] || figure.data[f + 1] !== rgb[s + 1] || figure.data[f + 2] !== rgb[s + 2]) {
         assert.fail(`${what}: pixel (${x}, ${y}) is ${[...figure.data.subarray(f, f + 3)]}, expected ${[...rgb.subarray(s, s + 3)]}`);
       }
@@ -80,6 +82,15 @@ describe('figureLayout', () => {
     assert.ok(layout.height > layout.tickLabelBaseline && layout.titleBaseline < layout.captionBaseline && layout.captionBaseline < original.top);
     assert.throws(() => figureLayout(224, 224, 1.5), /zoom must be a positive integer/);
   });
+
+  it('zooms small images until the longer side is at least 256 pixels, never below 2', () => {
+    assert.equal(figureZoom(224, 224), 2);
+    assert.equal(figureZoom(32, 32), 8);
+    assert.equal(figureZoom(W, H), 13); // ceil(256 / 20)
+    assert.equal(figureZoom(1000, 50), 2);
+    assert.equal(figureLayout(32, 32).panels.heatmap.width, 256);
+    assert.equal(figureLayout(32, 32, 3).zoom, 3, 'an explicit zoom wins');
+  });
 });
 
 describe('renderFigure', () => {
@@ -89,24 +100,43 @@ describe('renderFigure', () => {
     const png = await renderFigure({ image, attribution, title: 'tabby, tabby cat (281) — 87.3 %' });
     const figure = await decode(png);
     const layout = figureLayout(W, H);
+    const zoom = figureZoom(W, H);
     assert.equal(figure.width, layout.width);
     assert.equal(figure.height, layout.height);
     assert.equal(figure.channels, 3);
-    assert.equal(figure.width, 2 * FIGURE_MARGIN + 3 * W * FIGURE_ZOOM + 2 * PANEL_GAP);
+    assert.equal(figure.width, 2 * FIGURE_MARGIN + 3 * W * zoom + 2 * PANEL_GAP);
 
     const heat = colorize(attribution);
     const overlay = blendOverlay(image.rgb, heat);
-    assertPanel(figure, layout.panels.original, image.rgb, 2, 'original');
-    assertPanel(figure, layout.panels.heatmap, heat, 2, 'heatmap');
-    assertPanel(figure, layout.panels.overlay, overlay, 2, 'overlay');
+    assertPanel(figure, layout.panels.original, image.rgb, zoom, 'original');
+    assertPanel(figure, layout.panels.heatmap, heat, zoom, 'heatmap');
+    assertPanel(figure, layout.panels.overlay, overlay, zoom, 'overlay');
 
     // One point spelled out: (x, y) = (3, 5), value (10 − 3)·6/10 = 4.2 of max 12 → light red.
     const [x, y] = [3, 5];
     const p = layout.panels.overlay;
-    const f = ((p.top + y * 2 + 1) * figure.width + p.left + x * 2 + 1) * 3;
+    const f = ((p.top + y * zoom + 1) * figure.width + p.left + x * zoom + 1) * 3;
     const s = (y * W + x) * 3;
     for (let c = 0; c < 3; c++) assert.equal(figure.data[f + c], Math.round((image.rgb[s + c]! + heat[s + c]!) / 2));
     assert.deepEqual([...heat.subarray(s, s + 3)], [255, Math.round(255 * (1 - 4.2 / 12)), Math.round(255 * (1 - 4.2 / 12))]);
+  });
+
+  it('draws a 32 × 32 input 8× larger: every map pixel an 8 × 8 block of its colour (no smoothing), with the class name in the title', async () => {
+    const side = 32;
+    // A checkerboard of signs with a gradient: neighbouring pixels differ, so any smoothing would show.
+    const attribution = Float32Array.from({ length: side * side }, (_, i) => ((i % side) + Math.floor(i / side)) % 2 === 0 ? (i % 7) + 1 : -((i % 5) + 1));
+    const rgb = Uint8Array.from({ length: side * side * 3 }, (_, i) => (i * 37) % 256);
+    const title = 'cat (3) — 91.0 %';
+    const options = { image: { rgb, width: side, height: side }, attribution, title };
+    const figure = await decode(await renderFigure(options));
+    const layout = figureLayout(side, side);
+    assert.equal(layout.zoom, 8);
+    assert.equal(layout.panels.heatmap.width, 256);
+    assert.equal(figure.width, layout.width);
+    assertPanel(figure, layout.panels.heatmap, colorize(attribution), 8, '32×32 heatmap', side);
+    assertPanel(figure, layout.panels.original, rgb, 8, '32×32 input', side);
+    // The title is drawn at full size: the panels are wide enough for it (no shrinking to fit).
+    assert.match(figurePieces(options).svg, /font-size="20" text-anchor="middle" font-weight="bold">cat \(3\) — 91\.0 %</);
   });
 
   it('draws a colour bar running from blue through white to red', async () => {
@@ -129,9 +159,9 @@ describe('renderFigure', () => {
     const attribution = testAttribution();
     const layout = figureLayout(W, H);
     const q = await decode(await renderFigure({ image, attribution, title: 'q', quantize: 3, colormap: 'RdBu_r' }));
-    assertPanel(q, layout.panels.heatmap, colorize(quantizeHeat(attribution, 3), { colormap: 'RdBu_r' }), 2, 'quantized heatmap');
+    assertPanel(q, layout.panels.heatmap, colorize(quantizeHeat(attribution, 3), { colormap: 'RdBu_r' }), layout.zoom, 'quantized heatmap');
     const pos = await decode(await renderFigure({ image, attribution, title: 'p', positiveOnly: true }));
-    assertPanel(pos, layout.panels.heatmap, colorize(attribution, { positiveOnly: true }), 2, 'positive-only heatmap');
+    assertPanel(pos, layout.panels.heatmap, colorize(attribution, { positiveOnly: true }), layout.zoom, 'positive-only heatmap');
   });
 
   it('escapes XML in the title (an unescaped "<" would break the SVG)', async () => {

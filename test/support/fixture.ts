@@ -71,6 +71,8 @@ export const TV_FILES = ['model.onnx', 'model_bn.onnx'] as const;
 export interface TvExpected {
   arch: string;
   target: number;
+  /** The target's logit. */
+  logit: number;
   configs: Record<string, { config: { init: 'logit' | 'softmax'; conv: 'zplus'; split: 'ratio' | 'symmetric'; eps: number }; input_sum: number; trace: [string, number][] }>;
   /** The paper's released code on the same input: its target and the sum of its map. */
   official: { target: number; map_sum: number };

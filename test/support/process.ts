@@ -27,6 +27,8 @@ export interface CliOptions {
   timeoutMs?: number;
   /** Called once the child runs (to signal it, or to close its stdout). */
   onStart?: (child: ChildProcess) => void;
+  /** Another script to run in place of the command line (e.g. one of scripts/). */
+  script?: string;
 }
 
 /** A download base URL on a closed local port: nothing in a test reaches the network. */
@@ -36,7 +38,7 @@ export const CLOSED_URL = 'http://127.0.0.1:9/';
 export function runCli(args: readonly string[], options: CliOptions): Promise<CliRun> {
   const timeoutMs = options.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
+    const child = spawn(process.execPath, [options.script ?? CLI, ...args], {
       cwd: options.cwd ?? REPO_ROOT,
       env: { PATH: process.env.PATH, HOME: options.home, RESNET_LRP_CACHE: join(options.home, 'no-cache'), RESNET_LRP_WEIGHTS_URL: CLOSED_URL, ...options.env },
     });

@@ -308,4 +308,33 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     // A blocked thread stalls for about the whole compile; half of it leaves room for a loaded machine.
     assert.ok(maxGapMs < compileMs / 2, `the main thread stalled ${maxGapMs.toFixed(0)} ms during a ${compileMs.toFixed(0)} ms compile`);
   });
+
+  it('the gallery has one CIFAR-10 image per class; picking one switches to the bundled CIFAR-10 model', async () => {
+    const classes = JSON.parse(await readFile(join(REPO_ROOT, 'assets', 'models', 'cifar10-resnet20.labels.json'), 'utf8')) as string[];
+    const cifar = await page.$$eval('button[data-model="cifar10"]', (buttons) => buttons.map((b) => (b as HTMLElement).dataset.sample));
+    assert.deepEqual(cifar, classes.map((name) => `cifar10/${name}-0000.jpg`));
+    const requested: string[] = [];
+    page.on('request', (request) => requested.push(new URL(request.url()).pathname));
+    await page.click('button[data-sample="cifar10/cat-0000.jpg"]');
+    await page.waitForFunction(() => !document.body.dataset.busy && (/^Explained cat-0000\.jpg/.test(document.getElementById('status')!.textContent ?? '') || !document.getElementById('error')!.hidden), undefined, { timeout: 60_000 });
+    assert.ok(requested.includes('/assets/models/cifar10-resnet20.onnx'), `the CIFAR-10 model was not fetched: ${requested.join(', ')}`);
+    const error = await page.textContent('#error');
+    if (await page.isHidden('#error')) {
+      // With the option-A shortcuts supported: the trained model names the class, on a 32×32 input.
+      assert.equal(await page.inputValue('#model-source'), 'cifar10');
+      assert.equal(await page.textContent('#explained-class'), 'cat (3)');
+      assert.equal(await page.getAttribute('#panel-relevance', 'width'), '32');
+      // A photo goes back to the reference model.
+      await page.click('button[data-sample="chelsea.png"]');
+      await idle(page);
+      assert.equal(await page.inputValue('#model-source'), 'reference');
+      assert.equal(await page.textContent('#explained-class'), `${nodeClass} (${node.classIndex})`);
+    } else {
+      // Until the importer takes option-A shortcuts (a strided Slice + a channel Pad), the page
+      // says why and keeps the model it had.
+      assert.match(error ?? '', /^cifar10-resnet20\.onnx \(bundled, trained on CIFAR-10\): node "\/layer2\/layer2\.0\/shortcut\/Slice" \(Slice\)/);
+      await idle(page);
+      assert.notEqual(await page.inputValue('#model-source'), 'cifar10', 'the menu shows the model in use');
+    }
+  });
 });
