@@ -18,7 +18,7 @@ import type { ModelGraph, ModelWeights } from './graph/graph.js';
 import { layersToGraph } from './import/keras.js';
 import { importOnnx } from './import/onnx.js';
 import type { InputDescription } from './model/input.js';
-import { classNames } from './model/labels.js';
+import { classNames, companionLabels } from './model/labels.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { IO, outputUnits } from './onnx/classifier.js';
 import { withMetadata, type Precision } from './onnx/graph-builder.js';
@@ -74,8 +74,9 @@ export interface LoadOptions {
    */
   input?: Partial<Omit<InputDescription, 'layout'>>;
   /**
-   * Class names, one per output (e.g. from `--labels file.json`). Default: the ImageNet names
-   * for a 1000-class head, `class 0`, `class 1`, … otherwise.
+   * Class names, one per output (e.g. from `--labels file.json`). Default: those of
+   * `<model>.labels.json` beside a model file given by path, else the ImageNet names for a
+   * 1000-class head, `class 0`, `class 1`, … otherwise.
    */
   labels?: readonly string[];
 }
@@ -114,7 +115,7 @@ export class LrpResNet {
     const { graph, weights, label, format } = await loadWeights(options);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
-      classNames: classNames(outputUnits(graph), options.labels),
+      classNames: classNames(outputUnits(graph), options.labels ?? (typeof options.weights === 'string' && options.weights !== 'imagenet' ? companionLabels(options.weights) : undefined)),
     });
     return new LrpResNet(explainer, weights);
   }

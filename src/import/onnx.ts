@@ -67,6 +67,8 @@ const MAX_WINDOW = 1 << 16;
 /** Largest tensor per example, in elements. */
 const MAX_ELEMENTS = 2 ** 31 - 1;
 const FLOAT_MAX = 3.4028234663852886e38;
+/** Inputs smaller than this are fitted by stretching whole images (see {@link Importer.description}). */
+const SMALL_INPUT = 64;
 
 /**
  * Reads an ONNX file's bytes and returns the network in it as a model graph with weights.
@@ -216,12 +218,16 @@ class Importer {
 
   private readonly skip = new Set<INode>();
 
-  /** The file's input description: torchvision's by default, the user's changes on top. */
+  /**
+   * The file's input description: torchvision's by default, the user's changes on top. Small
+   * inputs (under 64 pixels: CIFAR's 32×32) take whole images, stretched: such models are trained
+   * on images of their own size, not on crops.
+   */
   private description(layout: 'NCHW' | 'NHWC', size: number): InputDescription {
     return {
       ...TORCHVISION_INPUT,
       // torchvision's Resize(256) + CenterCrop(224) keeps its ratio at other sizes.
-      resize: { fit: 'center-crop', resizeTo: Math.round((size * 256) / 224) },
+      resize: size < SMALL_INPUT ? { fit: 'resize' } : { fit: 'center-crop', resizeTo: Math.round((size * 256) / 224) },
       ...this.overrides,
       size,
       layout,

@@ -85,6 +85,18 @@ export function readLabelsFile(path: string): string[] {
   return labels;
 }
 
+/**
+ * Class names kept beside a model file: `<name>.labels.json` for `<name>.onnx` (or `.h5`), as
+ * the bundled CIFAR-10 model has them. Undefined when there is no such file.
+ *
+ * @throws Error naming the file when it exists but is not a JSON array of names.
+ */
+export function companionLabels(modelPath: string): string[] | undefined {
+  const path = modelPath.replace(/\.(onnx|h5|hdf5|keras)$/i, '') + '.labels.json';
+  if (path === modelPath || !existsSync(path)) return undefined;
+  return readLabelsFile(path);
+}
+
 export type { ClassScore } from './top-k.js';
 
 /**

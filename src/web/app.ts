@@ -34,8 +34,6 @@ const BUNDLED_MODELS: Readonly<Record<'reference' | 'cifar10', BundledModelSpec>
   cifar10: { url: 'assets/models/cifar10-resnet20.onnx', label: 'cifar10-resnet20.onnx (bundled, trained on CIFAR-10)', labels: cifarLabels as string[], fit: 'resize' },
 };
 type BundledModel = keyof typeof BUNDLED_MODELS;
-/** The model the page starts with (a static host; `serve --weights` names its own). */
-const DEFAULT_MODEL: BundledModel = 'reference';
 const isBundled = (value: string): value is BundledModel => Object.hasOwn(BUNDLED_MODELS, value);
 
 /** The sample gallery: the ImageNet photos, then one CIFAR-10 test image per class. */
@@ -43,6 +41,9 @@ const SAMPLES: readonly { file: string; caption: string; model: BundledModel }[]
   ...['chelsea.png', 'astronaut.png', 'coffee.png', 'rocket.jpg'].map((file) => ({ file, caption: file, model: 'reference' as const })),
   ...(cifarLabels as string[]).map((name) => ({ file: `cifar10/${name}-0000.jpg`, caption: `${name} (CIFAR-10)`, model: 'cifar10' as const })),
 ];
+
+/** What the page explains when it opens (a static host; `serve --weights` names its own model). */
+const DEFAULT_SAMPLE = SAMPLES.find((s) => s.file === 'cifar10/cat-0000.jpg')!;
 
 /**
  * The bundled model to switch to before explaining `sample`: a CIFAR-10 image needs the CIFAR
@@ -327,6 +328,27 @@ function recompile(): void {
   });
 }
 
+/** Loads a sample image and explains it, switching to the bundled model it belongs to first. */
+async function explainSample(sample: (typeof SAMPLES)[number]): Promise<void> {
+  const name = sample.file.slice(sample.file.lastIndexOf('/') + 1);
+  const response = await fetch(`assets/samples/${sample.file}`);
+  if (!response.ok) throw new Error(`${name}: cannot be loaded (HTTP ${response.status})`);
+  const blob = await response.blob();
+  const model = modelForSample(sample, state.bundled);
+  if (model) {
+    // The current image is not explained again on the way (the sample follows), but stays if the model fails.
+    const previous = state.image;
+    state.image = undefined;
+    try {
+      await loadBundled(model);
+    } catch (error) {
+      state.image = previous;
+      throw error;
+    }
+  }
+  await openImage(blob, name);
+}
+
 function init(): void {
   fillSelect(ui.preset, Object.keys(PRESETS), 'default');
   fillSelect(ui.split, SPLIT_MODES, PRESETS.default.split);
@@ -384,7 +406,6 @@ function init(): void {
 
   ui.samples.replaceChildren(...SAMPLES.map((sample) => {
     const { file, caption: text } = sample;
-    const name = file.slice(file.lastIndexOf('/') + 1);
     const item = document.createElement('li');
     const button = document.createElement('button');
     button.type = 'button';
@@ -397,24 +418,7 @@ function init(): void {
     caption.textContent = text;
     button.append(img, caption);
     button.setAttribute('aria-label', `Explain the sample ${sample.model === 'cifar10' ? 'CIFAR-10 image' : 'photo'} ${text}`);
-    button.addEventListener('click', () => void run(async () => {
-      const response = await fetch(`assets/samples/${file}`);
-      if (!response.ok) throw new Error(`${name}: cannot be loaded (HTTP ${response.status})`);
-      const blob = await response.blob();
-      const model = modelForSample(sample, state.bundled);
-      if (model) {
-        // The current image is not explained again on the way (the sample follows), but stays if the model fails.
-        const previous = state.image;
-        state.image = undefined;
-        try {
-          await loadBundled(model);
-        } catch (error) {
-          state.image = previous;
-          throw error;
-        }
-      }
-      await openImage(blob, name);
-    }));
+    button.addEventListener('click', () => void run(() => explainSample(sample)));
     item.append(button);
     return item;
   }));
@@ -434,7 +438,8 @@ function init(): void {
       });
       await fetchModel(model.url, model.label);
     } else {
-      await loadBundled(DEFAULT_MODEL);
+      // A static host: the trained CIFAR-10 model explains one of its test images right away.
+      await explainSample(DEFAULT_SAMPLE);
     }
   });
 }

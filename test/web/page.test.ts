@@ -73,15 +73,17 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
 
   const idle = (p: Page) => p.waitForFunction(() => !document.body.dataset.busy && !/…$/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 60_000 });
 
-  it('loads the reference model in its worker, cross-origin isolated and multi-threaded, without console errors', async () => {
+  it('opens on the trained CIFAR-10 model explaining a CIFAR-10 cat, in its worker, cross-origin isolated and multi-threaded, without console errors', async () => {
     await page.goto(server.url);
     await idle(page);
-    assert.match(await page.textContent('#status') ?? '', /^Model ready: resnet50-w8\.h5/);
+    assert.match(await page.textContent('#status') ?? '', /^Explained cat-0000\.jpg/);
+    assert.equal(await page.inputValue('#model-source'), 'cifar10');
+    assert.equal(await page.textContent('#explained-class'), 'cat (3)');
     assert.equal(await page.evaluate(() => crossOriginIsolated), true);
     // The worker chose the threads a page would (cores, at most 8), and onnxruntime-web started
     // its thread workers from inside it.
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
-    const ready = consoleInfos.map((text) => /^model resnet50-w8\.h5 .* ready in \d+ ms \(worker: (\d+) threads, cross-origin isolated\)$/.exec(text)).find(Boolean);
+    const ready = consoleInfos.map((text) => /^model cifar10-resnet20\.onnx .* ready in \d+ ms \(worker: (\d+) threads, cross-origin isolated\)$/.exec(text)).find(Boolean);
     assert.ok(ready, `no "model ready" line from an isolated worker in ${JSON.stringify(consoleInfos)}`);
     assert.equal(Number(ready[1]), Math.max(1, Math.min(8, cores)));
     const workers = page.workers().map((w) => new URL(w.url()).pathname);
@@ -318,23 +320,39 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
     await page.click('button[data-sample="cifar10/cat-0000.jpg"]');
     await page.waitForFunction(() => !document.body.dataset.busy && (/^Explained cat-0000\.jpg/.test(document.getElementById('status')!.textContent ?? '') || !document.getElementById('error')!.hidden), undefined, { timeout: 60_000 });
     assert.ok(requested.includes('/assets/models/cifar10-resnet20.onnx'), `the CIFAR-10 model was not fetched: ${requested.join(', ')}`);
-    const error = await page.textContent('#error');
-    if (await page.isHidden('#error')) {
-      // With the option-A shortcuts supported: the trained model names the class, on a 32×32 input.
-      assert.equal(await page.inputValue('#model-source'), 'cifar10');
-      assert.equal(await page.textContent('#explained-class'), 'cat (3)');
-      assert.equal(await page.getAttribute('#panel-relevance', 'width'), '32');
-      // A photo goes back to the reference model.
-      await page.click('button[data-sample="chelsea.png"]');
-      await idle(page);
-      assert.equal(await page.inputValue('#model-source'), 'reference');
-      assert.equal(await page.textContent('#explained-class'), `${nodeClass} (${node.classIndex})`);
-    } else {
-      // Until the importer takes option-A shortcuts (a strided Slice + a channel Pad), the page
-      // says why and keeps the model it had.
-      assert.match(error ?? '', /^cifar10-resnet20\.onnx \(bundled, trained on CIFAR-10\): node "\/layer2\/layer2\.0\/shortcut\/Slice" \(Slice\)/);
-      await idle(page);
-      assert.notEqual(await page.inputValue('#model-source'), 'cifar10', 'the menu shows the model in use');
-    }
+    assert.ok(await page.isHidden('#error'), await page.textContent('#error') ?? '');
+    // The trained model names the class, on a 32×32 input.
+    assert.equal(await page.inputValue('#model-source'), 'cifar10');
+    assert.equal(await page.textContent('#explained-class'), 'cat (3)');
+    assert.equal(await page.getAttribute('#panel-relevance', 'width'), '32');
+    // A photo goes back to the reference model.
+    await page.click('button[data-sample="chelsea.png"]');
+    await idle(page);
+    assert.equal(await page.inputValue('#model-source'), 'reference');
+    assert.equal(await page.textContent('#explained-class'), `${nodeClass} (${node.classIndex})`);
+  });
+
+  it('explains a photo with a MobileNetV2 file chosen as the model: Node\'s class and map', async () => {
+    const path = join(REPO_ROOT, 'test', 'fixtures', 'graph', 'mobilenet_v2', 'model.onnx');
+    const model = await LrpResNet.load({ weights: path });
+    const image = await model.loadImage(join(SAMPLES_DIR, 'chelsea.png'));
+    const expected = await model.computeLrp(image.input);
+    await model.dispose();
+    // The default rules (an earlier test chose gamma, which is ill-conditioned on this network).
+    await page.selectOption('#preset', 'default');
+    await idle(page);
+    await page.selectOption('#model-source', 'file');
+    await page.setInputFiles('#model-file', { name: 'mobilenet_v2.onnx', mimeType: 'application/octet-stream', buffer: await readFile(path) });
+    // Loaded (and, with an image on the page, that image explained again with it).
+    await page.waitForFunction(() => /^Model ready: mobilenet_v2\.onnx|^Explained .*\(mobilenet_v2\.onnx/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 60_000 });
+    await idle(page);
+    await page.setInputFiles('#image-file', { name: 'chelsea.png', mimeType: 'image/png', buffer: await readFile(join(SAMPLES_DIR, 'chelsea.png')) });
+    await page.waitForFunction(() => /^Explained chelsea\.png .*\(mobilenet_v2\.onnx/.test(document.getElementById('status')!.textContent ?? ''), undefined, { timeout: 60_000 });
+    assert.ok(await page.isHidden('#error'), await page.textContent('#error') ?? '');
+    assert.match(await page.textContent('#explained-class') ?? '', new RegExp(`\\(${expected.classIndex}\\)$`));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download-npy')]);
+    const map = decodeNpy(await readFile((await download.path())!));
+    const rel = relativeL2(map.data, expected.attribution.data);
+    assert.ok(rel <= 1e-4, `browser vs Node MobileNetV2 map: rel. L2 ${rel}`);
   });
 });
