@@ -1,5 +1,5 @@
 /**
- * Every rule's arithmetic against a direct float64 implementation written from lrp-spec.md,
+ * Every rule's arithmetic against a direct float64 implementation written from docs/lrp-spec.md,
  * on a tiny network with a strided padded conv (biased), a stride-1 conv, a max pool,
  * global average pooling and a dense layer: z+, gamma, epsilon (with bias), z_b with custom
  * bounds (no additions here: the splits are checked by the fixture), in float64 and float32.
@@ -104,7 +104,7 @@ const stab = (z: number, eps: number) => z + (z < 0 ? -eps : eps);
 const plus = (w: number) => Math.max(w, 0);
 const minus = (w: number) => Math.min(w, 0);
 
-/** One conv rule: returns R at the conv input. Terms follow lrp-spec.md literally. */
+/** One conv rule: returns R at the conv input. Terms follow docs/lrp-spec.md literally. */
 function convLrp(s: ConvSpec, k: Float32Array, b: Float32Array, x: Tensor3, r: Tensor3, rule: Rule, eps: number): Tensor3 {
   type Term = [(c: number, i: number) => number, (w: number) => number];
   const low = (c: number) => BOUNDS.low[c]!;
