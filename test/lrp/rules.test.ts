@@ -231,15 +231,17 @@ test('rule specs resolve with their defaults', () => {
   assert.throws(() => resolveRule('nope' as never, 'rule for conv layers'), /rule for conv layers: unknown rule "nope"/);
 });
 
-test('the registry: every rule of every kind resolves with its defaults, has data and a description', () => {
+test('the registry: every rule of every kind resolves with its defaults and has a description; parameters reach the data', () => {
   for (const kind of Object.keys(RULES) as RuleKind[]) {
     for (const name of ruleNames(kind)) {
       const rule = resolveRule(name as never, 'x', kind);
       assert.equal(rule.name, name);
-      assert.ok(ruleData(kind, rule as never), `${kind} ${name}: data`);
       assert.ok((RULES[kind] as Record<string, { description: string }>)[name]!.description.length > 10, `${kind} ${name}: description`);
     }
   }
+  const gamma = ruleData('linear', resolveRule({ name: 'gamma', gamma: 0.5 }, 'x'));
+  assert.deepEqual(gamma.terms, [{ input: 'activation', param: { kind: 'gamma', gamma: 0.5 }, sign: 1 }]);
+  assert.deepEqual(ruleData('linear', resolveRule({ name: 'epsilon', epsilon: 0.1 }, 'x')).stabilizer, { mode: 'signed', epsilon: 0.1 });
   assert.deepEqual(SPLIT_MODES, ['ratio', 'ratio-no-fallback', 'symmetric', 'gradient']);
   assert.deepEqual(START_MODES, ['logit', 'softmax', 'softmax-predicted', 'gradient']);
   assert.deepEqual(ruleData('linear', resolveRule('gradient', 'x')), {
