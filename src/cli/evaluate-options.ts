@@ -71,7 +71,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: 'image → class index or WordNet id (CSV "image,label", e.g. ImageNet\'s LOC_val_solution.csv, or a JSON object)' },
     { name: 'limit', type: 'string', value: '<N>', default: 'all', group: DATA, description: 'evaluate only the first N images' },
     { name: 'per-class', type: 'string', value: '<K>', default: 'all', group: DATA, description: 'at most K images per label (before --limit)' },
-    { name: 'shard', type: 'string', value: '<i/n>', default: 'all', group: DATA,
+    { name: 'shard', type: 'string', value: '<i/n|auto/n>', default: 'all', group: DATA,
       description: 'evaluate shard i (0-based) of n: every n-th image from the i-th; combine with `merge`. ' +
         '`auto/n` takes i from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job array)' },
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
