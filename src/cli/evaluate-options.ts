@@ -79,8 +79,9 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: 'image → class index or WordNet id (CSV "image,label", e.g. ImageNet\'s LOC_val_solution.csv, or a JSON object)' },
     { name: 'limit', type: 'string', value: '<N>', default: 'all', group: DATA, description: 'evaluate only the first N images' },
     { name: 'per-class', type: 'string', value: '<K>', default: 'all', group: DATA, description: 'at most K images per label (before --limit)' },
-    { name: 'shard', type: 'string', value: '<i/n>', default: 'all', group: DATA,
-      description: 'evaluate shard i (0-based) of n: every n-th image from the i-th; combine with `merge`' },
+    { name: 'shard', type: 'string', value: '<i/n|auto/n>', default: 'all', group: DATA,
+      description: 'evaluate shard i (0-based) of n: every n-th image from the i-th; combine with `merge`. ' +
+        '`auto/n` takes i from JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job array)' },
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
       description: 'as for explain' },
     { name: 'class-names', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
@@ -108,7 +109,10 @@ export const EVALUATE_COMMAND: CommandSpec = {
 export type EvaluateRequest = { help: true } | { help: false; settings: EvaluateSettings };
 
 /** @throws UsageError naming the offending option and value. */
-export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
+/**
+ * @param env where `--shard auto/n` finds its index (the process environment in the CLI).
+ */
+export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<string, string | undefined>> = {}): EvaluateRequest {
   const { values: v, positionals } = parseCommandLine(EVALUATE_COMMAND, expandBareQuantize(argv));
   if (v.help) return { help: true };
   const str = (name: string): string | undefined => v[name] as string | undefined;
@@ -128,12 +132,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   // ImageNet and random weights take 224×224: checked now; a file's side once it is loaded.
   if (weights.kind !== 'file') checkPatchGrid(patch, step, 224);
   const shardText = str('shard');
-  let shard: { index: number; count: number } | undefined;
-  if (shardText !== undefined) {
-    const match = /^(\d+)\/(\d+)$/.exec(shardText.trim());
-    if (!match || Number(match[2]) < 1 || Number(match[1]) >= Number(match[2])) fail(`--shard must be i/n with 0 ≤ i < n (e.g. 0/4), got "${shardText}"`);
-    shard = { index: Number(match![1]), count: Number(match![2]) };
-  }
+  const shard = shardText === undefined ? undefined : parseShard(shardText, env, fail);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
   return {
@@ -207,4 +206,36 @@ export function parseMergeArgs(argv: readonly string[]): { help: true } | { help
   if (positionals.length === 0) throw new UsageError('no run folders given', MERGE_COMMAND.name);
   if (typeof v.out !== 'string' || v.out === '') throw new UsageError('--out <dir> is required', MERGE_COMMAND.name);
   return { help: false, settings: { inputs: positionals, outDir: v.out, json: v.json === true, quiet: v.quiet === true } };
+}
+
+/** The environment variables that hold a batch system's task index, in the order they are read. */
+export const SHARD_INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID'] as const;
+
+/**
+ * `--shard i/n`, or `auto/n` with i from the first of {@link SHARD_INDEX_VARIABLES} that is set:
+ * a Kubernetes Indexed Job's pod index, or a Slurm array task's id (0-based: `--array=0-<n−1>`).
+ */
+export function parseShard(
+  text: string,
+  env: Readonly<Record<string, string | undefined>>,
+  fail: (message: string) => never,
+): { index: number; count: number } {
+  const match = /^(\d+|auto)\/(\d+)$/.exec(text.trim());
+  if (!match || Number(match[2]) < 1) fail(`--shard must be i/n or auto/n with 0 ≤ i < n (e.g. 0/4), got "${text}"`);
+  const count = Number(match![2]);
+  if (match![1] !== 'auto') {
+    const index = Number(match![1]);
+    if (index >= count) fail(`--shard must be i/n or auto/n with 0 ≤ i < n (e.g. 0/4), got "${text}"`);
+    return { index, count };
+  }
+  const name = SHARD_INDEX_VARIABLES.find((v) => env[v] !== undefined && env[v] !== '');
+  if (name === undefined) {
+    fail(`--shard ${text}: neither ${SHARD_INDEX_VARIABLES.join(' nor ')} is set (run it as a Kubernetes Indexed Job or a Slurm job array, or give the index: --shard i/${count})`);
+  }
+  const value = env[name!]!;
+  if (!/^\d+$/.test(value.trim()) || Number(value) >= count) {
+    fail(`--shard ${text}: ${name}=${JSON.stringify(value)} is not a shard index 0..${count - 1}` +
+      (name === 'SLURM_ARRAY_TASK_ID' ? ` (submit with --array=0-${count - 1})` : ` (set completions: ${count})`));
+  }
+  return { index: Number(value), count };
 }

@@ -38,7 +38,7 @@ import { resolveWeights } from './weights.js';
 
 /** Runs `evaluate` with the arguments after `evaluate`; returns the exit code. */
 export async function evaluateCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const request = parseEvaluateArgs(argv);
+  const request = parseEvaluateArgs(argv, io.env);
   if (request.help) {
     io.stdout.write(formatHelp(EVALUATE_COMMAND));
     return 0;

@@ -157,7 +157,7 @@ export class InsertionDeletionEvaluator {
 }
 
 /**
- * The metric for one image and map, as the paper computes it (lrp-spec.md, "Patch insertion /
+ * The metric for one image and map, as the paper computes it (docs/lrp-spec.md, "Patch insertion /
  * deletion"). For many images create one {@link InsertionDeletionEvaluator} and reuse it.
  *
  * @param model anything that gives class probabilities ({@link Classifier}).

@@ -1,6 +1,6 @@
 /**
  * The arithmetic of the patch insertion / deletion metric (Otsuki et al., ECCV 2024;
- * lrp-spec.md "Patch insertion / deletion"): patch scores, the thresholds of every step and
+ * docs/lrp-spec.md "Patch insertion / deletion"): patch scores, the thresholds of every step and
  * the normalised AUC. The perturbed images themselves are built inside onnxruntime
  * (`perturbation.ts`); this module only handles the P ≤ 50 176 patch scores. Browser-safe.
  */
@@ -105,7 +105,7 @@ export interface PatchRanking {
 }
 
 /**
- * Patch scores and step thresholds of a map (lrp-spec.md): patch score = the maximum of its
+ * Patch scores and step thresholds of a map (docs/lrp-spec.md): patch score = the maximum of its
  * `patch × patch` pixels (after the optional heat quantization); with the P scores sorted
  * descending (v_0 ≥ … ≥ v_{P−1}), step i keeps (insertion) or removes (deletion) the patches
  * down to position k_i = min(step·(i+1), P−1). Under the `paper` rule that is every patch with

@@ -1,6 +1,6 @@
 /**
  * Named rule configurations and the user-facing options that select and override them.
- * The `default` preset is the contract of `lrp-spec.md`; the others are common alternatives.
+ * The `default` preset is the contract of `docs/lrp-spec.md`; the others are common alternatives.
  */
 import {
   describeRule, listNames, resolveRule, ruleNames, RULES, type Rule, type RuleKind, type RuleName, type RuleSpec, type StabilizerMode,
@@ -97,7 +97,7 @@ interface Preset {
   readonly epsilon: number;
 }
 
-/** The stabilizer ε of `lrp-spec.md`. */
+/** The stabilizer ε of `docs/lrp-spec.md`. */
 export const DEFAULT_STABILIZER = 1e-9;
 
 const DEFAULT: Preset = {

@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import sharp from 'sharp';
+import type { ChildProcess } from 'node:child_process';
+import { parseEvaluateArgs } from '../../src/cli/evaluate-options.js';
 import { main } from '../../src/cli/main.js';
 import { readRecords, type EvaluationRecord, type RunInfo } from '../../src/eval/records.js';
 import type { EvaluationReport } from '../../src/eval/report.js';
@@ -18,6 +20,7 @@ import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/
 import { randomWeights } from '../../src/weights/random.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
 import { torchvisionOnnx } from '../support/torch-onnx.js';
+import { runCli } from '../support/process.js';
 
 interface Run {
   code: number;
@@ -236,15 +239,90 @@ describe('resnet-lrp evaluate / merge', () => {
     for (const [args, message] of [
       [['--methods', 'lrp,smoothgrad'], /unknown method "smoothgrad"/],
       [['--patch', '5'], /--patch must divide 224/],
-      [['--shard', '2/2'], /--shard must be i\/n with 0 ≤ i < n/],
+      [['--shard', '2/2'], /--shard must be i\/n or auto\/n with 0 ≤ i < n/],
       [['--step', '50176'], /fewer than 2 steps/],
       [['--ig-steps', '0'], /--ig-steps must be an integer ≥ 1/],
       [['--ties', 'first'], /--ties must be one of paper, stable, random, got "first"/],
       [['--class-names', join(tmp, 'no-such-names.json')], /--class-names .*no-such-names\.json: no such file/],
+      [['--shard', 'auto/4'], /--shard auto\/4: neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set/],
     ] as const) {
       const run = await cli(['evaluate', data, ...args]);
       assert.equal(run.code, 2, args.join(' '));
       assert.match(run.stderr, message);
     }
+  });
+});
+
+test('--shard auto/n reads the index from a Kubernetes Indexed Job or a Slurm job array, and refuses a bad one', () => {
+  const shard = (env: Record<string, string>, text = 'auto/4') => {
+    const request = parseEvaluateArgs(['images/', '--shard', text], env);
+    return request.help ? undefined : request.settings.shard;
+  };
+  assert.deepEqual(shard({ JOB_COMPLETION_INDEX: '2' }), { index: 2, count: 4 });
+  assert.deepEqual(shard({ SLURM_ARRAY_TASK_ID: '3' }), { index: 3, count: 4 });
+  assert.deepEqual(shard({ JOB_COMPLETION_INDEX: '', SLURM_ARRAY_TASK_ID: '0' }), { index: 0, count: 4 }, 'an empty variable is unset');
+  assert.deepEqual(shard({ JOB_COMPLETION_INDEX: '1' }, '3/4'), { index: 3, count: 4 }, 'an explicit index wins');
+  assert.throws(() => shard({}), /--shard auto\/4: neither JOB_COMPLETION_INDEX nor SLURM_ARRAY_TASK_ID is set/);
+  assert.throws(() => shard({ SLURM_ARRAY_TASK_ID: '4' }), /SLURM_ARRAY_TASK_ID="4" is not a shard index 0\.\.3 \(submit with --array=0-3\)/);
+  assert.throws(() => shard({ JOB_COMPLETION_INDEX: '-1' }), /JOB_COMPLETION_INDEX="-1" is not a shard index 0\.\.3/);
+  assert.throws(() => shard({ JOB_COMPLETION_INDEX: '1' }, 'auto/0'), /--shard must be i\/n or auto\/n/);
+});
+
+describe('the scale recipe: shards as parallel processes, one killed and resumed, then merged', () => {
+  let tmp: string;
+  let data: string;
+  const common = ['--weights', FIXTURE_WEIGHTS, '--methods', 'lrp,random', '--patch', '16', '--step', '49', '--batch', '8', '--quiet'];
+  before(async () => {
+    tmp = await mkdtemp(join(tmpdir(), 'resnet-lrp-shards-'));
+    // 8 images: the four samples in two class folders.
+    data = join(tmp, 'val');
+    for (const folder of ['n02123045', '7']) {
+      await mkdir(join(data, folder), { recursive: true });
+      for (const f of ['chelsea.png', 'coffee.png', 'astronaut.png', 'rocket.jpg']) await copyFile(join(SAMPLES_DIR, f), join(data, folder, f));
+    }
+  });
+  after(() => rm(tmp, { recursive: true, force: true }));
+
+  test('3 shards (auto/3 from JOB_COMPLETION_INDEX), shard 0 killed after its first record and resumed (SLURM_ARRAY_TASK_ID): the merge is the single run', async () => {
+    const single = await cli(['evaluate', data, ...common, '--out', join(tmp, 'single')]);
+    assert.equal(single.code, 0, single.stderr);
+    const shardDir = (i: number) => join(tmp, `shard-${i}`);
+    const shardRun = (i: number, env: Record<string, string>, extra: string[] = [], onStart?: (child: ChildProcess) => void) =>
+      runCli(['evaluate', data, ...common, ...extra, '--shard', 'auto/3', '--out', shardDir(i)], { home: tmp, env, timeoutMs: 120_000, ...(onStart ? { onStart } : {}) });
+    const killAfterFirstRecord = (child: ChildProcess) => {
+      const poll = setInterval(() => {
+        readFile(join(shardDir(0), 'results.jsonl'), 'utf8').then((text) => {
+          if (text.includes('\n')) {
+            clearInterval(poll);
+            child.kill('SIGKILL');
+          }
+        }, () => undefined);
+      }, 5);
+      child.on('close', () => clearInterval(poll));
+    };
+    const runs = await Promise.all([0, 1, 2].map((i) => shardRun(i, { JOB_COMPLETION_INDEX: String(i) }, [], i === 0 ? killAfterFirstRecord : undefined)));
+    assert.equal(runs[0]!.signal, 'SIGKILL', 'shard 0 was killed, not finished');
+    const partial = (await readFile(join(shardDir(0), 'results.jsonl'), 'utf8')).split('\n').filter((line) => line !== '').length;
+    assert.ok(partial >= 1 && partial < 6, `shard 0 stopped midway: ${partial} of 6 records`);
+    for (const i of [1, 2]) assert.equal(runs[i]!.code, 0, runs[i]!.stderr);
+    // A restarted Slurm array task resumes where it stopped.
+    const resumed = await shardRun(0, { SLURM_ARRAY_TASK_ID: '0' }, ['--resume']);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    const merged = await cli(['merge', shardDir(0), shardDir(1), shardDir(2), '--out', join(tmp, 'merged'), '--quiet']);
+    assert.equal(merged.code, 0, merged.stderr);
+
+    // Byte for byte, except the wall times: the records' `seconds`, report.json's `timing` and
+    // report.md's "s / image" column measure this machine's load, not the results.
+    const read = (dir: string, file: string) => readFile(join(tmp, dir, file));
+    for (const file of ['per-class.csv', 'curves.png', 'run.json']) assert.deepEqual(await read('merged', file), await read('single', file), file);
+    const withoutSeconds = async (dir: string) => (await read(dir, 'results.jsonl')).toString().replace(/"seconds":[^,}]*/g, '"seconds":_');
+    assert.equal(await withoutSeconds('merged'), await withoutSeconds('single'), 'results.jsonl');
+    const withoutTiming = async (dir: string) => (await read(dir, 'report.json')).toString().replace(/"timing":\s*\{[^}]*\}/, '"timing":_');
+    assert.equal(await withoutTiming('merged'), await withoutTiming('single'), 'report.json');
+    // The method table's rows have six cells, the last one the time; the per-class table has fewer.
+    const withoutTimeColumn = async (dir: string) => (await read(dir, 'report.md')).toString().split('\n')
+      .map((line) => (line.split('|').length === 8 ? line.replace(/ [^|]* \|$/, ' _ |') : line)).join('\n');
+    assert.equal(await withoutTimeColumn('merged'), await withoutTimeColumn('single'), 'report.md');
+    assert.match((await read('single', 'report.md')).toString(), /\| s \/ image \|/, 'the column left out is the timing');
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The contract: logits, input relevance and the relevance trace of the w8 reference fixture
  * (an independent float64 implementation), for every rule configuration it ships.
- * Tolerances are lrp-spec.md's: logits 1e-3 absolute, relevance 1e-3 relative L2, trace 1e-4
+ * Tolerances are docs/lrp-spec.md's: logits 1e-3 absolute, relevance 1e-3 relative L2, trace 1e-4
  * relative.
  */
 import assert from 'node:assert/strict';

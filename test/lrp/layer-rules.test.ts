@@ -37,7 +37,7 @@ const LRP: Setup = {
   first: { name: 'zb' }, conv: { name: 'zplus' }, dense: { name: 'zplus' }, relu: 'pass', batchNorm: 'pass',
   maxPool: 'window-average', globalAvgPool: 'zplus', add: 'ratio', start: 'logit', stabilizer: 'signed', epsilon: 1e-9,
 };
-/** The paper's released code, as lrp-spec.md describes it. */
+/** The paper's released code, as docs/lrp-spec.md describes it. */
 const OFFICIAL: Setup = {
   first: { name: 'zplus-ones' }, conv: { name: 'zplus' }, dense: { name: 'zplus' }, relu: 'pass', batchNorm: 'pass',
   maxPool: 'avg2x2', globalAvgPool: 'zplus-mean', add: 'ratio-no-fallback', start: 'softmax-predicted', stabilizer: 'additive', epsilon: 1e-5,

@@ -1,5 +1,5 @@
 /**
- * Every rule's arithmetic against a direct float64 implementation written from lrp-spec.md,
+ * Every rule's arithmetic against a direct float64 implementation written from docs/lrp-spec.md,
  * on a tiny network with a strided padded conv (biased), a stride-1 conv, a max pool,
  * global average pooling and a dense layer: z+, gamma, epsilon (with bias), z_b with custom
  * bounds (no additions here: the splits are checked by the fixture), in float64 and float32.
@@ -105,7 +105,7 @@ const stab = (z: number, eps: number) => z + (z < 0 ? -eps : eps);
 const plus = (w: number) => Math.max(w, 0);
 const minus = (w: number) => Math.min(w, 0);
 
-/** One conv rule: returns R at the conv input. Terms follow lrp-spec.md literally. */
+/** One conv rule: returns R at the conv input. Terms follow docs/lrp-spec.md literally. */
 function convLrp(s: ConvSpec, k: Float32Array, b: Float32Array, x: Tensor3, r: Tensor3, rule: Rule, eps: number): Tensor3 {
   type Term = [(c: number, i: number) => number, (w: number) => number];
   const low = (c: number) => BOUNDS.low[c]!;
@@ -236,15 +236,17 @@ test('rule specs resolve with their defaults', () => {
   assert.throws(() => resolveRule('nope' as never, 'rule for conv layers'), /rule for conv layers: unknown rule "nope"/);
 });
 
-test('the registry: every rule of every kind resolves with its defaults, has data and a description', () => {
+test('the registry: every rule of every kind resolves with its defaults and has a description; parameters reach the data', () => {
   for (const kind of Object.keys(RULES) as RuleKind[]) {
     for (const name of ruleNames(kind)) {
       const rule = resolveRule(name as never, 'x', kind);
       assert.equal(rule.name, name);
-      assert.ok(ruleData(kind, rule as never), `${kind} ${name}: data`);
       assert.ok((RULES[kind] as Record<string, { description: string }>)[name]!.description.length > 10, `${kind} ${name}: description`);
     }
   }
+  const gamma = ruleData('linear', resolveRule({ name: 'gamma', gamma: 0.5 }, 'x'));
+  assert.deepEqual(gamma.terms, [{ input: 'activation', param: { kind: 'gamma', gamma: 0.5 }, sign: 1 }]);
+  assert.deepEqual(ruleData('linear', resolveRule({ name: 'epsilon', epsilon: 0.1 }, 'x')).stabilizer, { mode: 'signed', epsilon: 0.1 });
   assert.deepEqual(SPLIT_MODES, ['ratio', 'ratio-no-fallback', 'symmetric', 'gradient']);
   assert.deepEqual(START_MODES, ['logit', 'softmax', 'softmax-predicted', 'gradient']);
   assert.deepEqual(ruleData('linear', resolveRule('gradient', 'x')), {

@@ -2,7 +2,7 @@
  * The contract for ONNX files: both torchvision fixtures (bottleneck ResNet50 ÷ 8, basic-block
  * ResNet18 ÷ 4), each exported with BN folded (opset 13, dynamic batch) and with BN kept
  * (opset 11, other input/output names), against the independent float64 reference, for every
- * configuration they ship. Tolerances are lrp-spec.md's: logits 1e-3 absolute, relevance 1e-3
+ * configuration they ship. Tolerances are docs/lrp-spec.md's: logits 1e-3 absolute, relevance 1e-3
  * relative L2, trace sums 1e-4 relative.
  */
 import assert from 'node:assert/strict';

@@ -1,13 +1,11 @@
 /**
- * The platform-free core (bytes → model → Explainer on an injected runtime) gives exactly what
- * LrpResNet gives, here with onnxruntime-node as the runtime (the browser test checks
+ * The platform-free core (bytes → model → Explainer on an injected runtime), here with
+ * onnxruntime-node as the runtime, reproduces the reference fixture (the browser test checks
  * onnxruntime-web against Node), and its K classes from one forward pass equal K single runs.
  */
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { LrpResNet } from '../../src/lrp-resnet.js';
 import { Explainer } from '../../src/runtime/explainer.js';
 import { nodeRuntime } from '../../src/runtime/session.js';
 import { classNames } from '../../src/model/labels.js';
@@ -15,34 +13,39 @@ import { outputUnits } from '../../src/onnx/classifier.js';
 import { isOnnxBytes, modelFromBytes } from '../../src/weights/from-bytes.js';
 import { readKerasH5 } from '../../src/weights/keras-h5.js';
 import type { LrpResult } from '../../src/runtime/types.js';
-import { FIXTURE_WEIGHTS, relativeL2, SAMPLES_DIR, tvInput, tvPath } from '../support/fixture.js';
+import { expected, fixtureArray, fixtureInput, fixtureRules, FIXTURE_WEIGHTS, relativeL2, tvInput, tvPath } from '../support/fixture.js';
 
-test('Explainer on nodeRuntime equals LrpResNet (same class, map, trace, batch)', async () => {
+test('Explainer from bytes on nodeRuntime reproduces the w8 fixture (logits, relevance, trace, batch)', async () => {
   const bytes = new Uint8Array(await readFile(FIXTURE_WEIGHTS));
   assert.equal(isOnnxBytes(bytes), false);
   const { graph, weights, format } = await modelFromBytes(bytes, { label: 'w8.h5', readKeras: readKerasH5 });
   assert.equal(format, 'keras');
-  const core = await Explainer.create(nodeRuntime, { graph, weights, label: 'w8.h5', format, classNames: classNames(outputUnits(graph)), rules: { preset: 'symmetric' } });
-  const model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'symmetric' } });
+  const reference = expected.configs['symmetric']!;
+  const core = await Explainer.create(nodeRuntime, { graph, weights, label: 'w8.h5', format, classNames: classNames(outputUnits(graph)), rules: fixtureRules(reference.config) });
   try {
-    assert.equal(core.info.rules, model.info.rules);
-    assert.deepEqual(core.traceNames, model.traceNames);
-    const image = await model.loadImage(join(SAMPLES_DIR, 'coffee.png'));
-    const a = await core.computeLrp(image.input, { debug: true, classIndex: 3 });
-    const b = await model.computeLrp(image.input, { debug: true, classIndex: 3 });
-    assert.equal(a.targetClass, 3);
-    assert.equal(a.classIndex, b.classIndex);
-    assert.deepEqual(a.attribution.data, b.attribution.data);
-    assert.deepEqual(a.trace, b.trace);
-    const [p] = await core.predict(image.input);
-    assert.equal(p!.classIndex, b.classIndex);
-    const batch = await core.computeLrpBatch([image.input, image.input], { classIndices: [undefined, 3] });
-    assert.equal(batch[0]!.targetClass, b.classIndex);
-    assert.deepEqual(batch[1]!.attribution.data, b.attribution.data);
+    // Tolerances of docs/lrp-spec.md: logits 1e-3 absolute, relevance 1e-3 relative L2, trace 1e-4 relative.
+    const input = fixtureInput();
+    const relevance = fixtureArray('relevance_symmetric.npy').data;
+    const logits = fixtureArray('logits.npy').data;
+    const result = await core.computeLrp(input, { debug: true });
+    assert.equal(result.classIndex, expected.target);
+    assert.equal(result.targetClass, expected.target);
+    for (let k = 0; k < logits.length; k++) assert.ok(Math.abs(result.logits[k]! - logits[k]!) < 1e-3, `logit ${k}`);
+    assert.ok(relativeL2(result.relevance.data, relevance) <= 1e-3, 'relevance');
+    assert.deepEqual(result.trace!.map((t) => t.name), reference.trace.map(([name]) => name));
+    result.trace!.forEach((t, i) => assert.ok(Math.abs(t.sum - reference.trace[i]![1]) <= 1e-4 * Math.abs(reference.trace[i]![1]), `trace ${t.name}`));
+    const [p] = await core.predict(input);
+    assert.equal(p!.classIndex, expected.target);
+    // A batch: the same image with another target first (it must not leak into the second).
+    const other = expected.top5[1]!;
+    const batch = await core.computeLrpBatch([input, input], { classIndices: [other, undefined] });
+    assert.equal(batch[0]!.targetClass, other);
+    assert.equal(batch[1]!.targetClass, expected.target);
+    assert.ok(relativeL2(batch[1]!.relevance.data, relevance) <= 1e-3, 'batched relevance');
+    assert.ok(relativeL2(batch[0]!.relevance.data, relevance) > 1e-2, 'another class gives another map');
     await assert.rejects(core.computeLrp(new Float32Array(5)), /input has 5 values/);
   } finally {
     await core.dispose();
-    await model.dispose();
   }
 });
 
