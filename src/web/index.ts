@@ -100,6 +100,10 @@ export interface WebLoadOptions {
   head?: ClassifierHead;
   input?: Partial<Omit<InputDescription, 'layout'>>;
   session?: SessionOptions;
+  /** Working-memory budget of one run, in bytes (as `LoadOptions.memoryBudget` of the Node entry; default 1 GiB). */
+  memoryBudget?: number;
+  /** Largest model input in pixels, refused at load (as `LoadOptions.maxInputPixels`; default 4096²). */
+  maxInputPixels?: number;
   onProgress?: (progress: LoadProgress) => void;
 }
 
@@ -131,6 +135,8 @@ export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
     ...(options.rules ? { rules: options.rules } : {}),
     ...(options.precision ? { precision: options.precision } : {}),
     ...(options.session ? { session: options.session } : {}),
+    ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
+    ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
   });
 }
 

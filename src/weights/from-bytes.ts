@@ -4,7 +4,7 @@
  * build). The browser entry uses it; the Node entry reads paths itself and binds alike.
  */
 import type { ModelGraph } from '../model/graph.js';
-import type { InputDescription } from '../model/input.js';
+import { checkInputChanges, type InputDescription } from '../model/input.js';
 import { importOnnxResNet } from '../model/onnx-import.js';
 import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './bind.js';
@@ -37,6 +37,7 @@ export async function modelFromBytes(
   options: ModelFromBytesOptions,
 ): Promise<{ graph: ModelGraph; weights: ModelWeights; format: 'keras' | 'onnx' }> {
   const { label } = options;
+  if (options.input !== undefined) checkInputChanges(options.input);
   if (bytes.length === 0) throw new Error(`${label}: the file is empty`);
   if (isOnnxBytes(bytes)) {
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
