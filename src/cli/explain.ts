@@ -52,11 +52,11 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   // ImageNet and random weights have 1000 classes: fail before a download or a long load.
   if (settings.weights.kind !== 'file') checkClass(settings.classIndex, IMAGENET_CLASS_COUNT);
   const labels = settings.labels === undefined ? undefined : readLabels(settings.labels);
-  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
+  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet, command: EXPLAIN_COMMAND.name });
   // A missing weights file is a usage error: found before anything is written.
   const fileWeights = settings.weights.kind === 'file' ? await resolve() : undefined;
   // The output folder next: a bad --out fails now, not after a download, the model load or every image.
-  const { stale, undo } = await prepareOutputFolder(settings.outDir);
+  const { stale, undo } = await prepareOutputFolder(settings.outDir, isOutputName);
   if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
 
   let model: LrpResNet;

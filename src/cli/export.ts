@@ -8,7 +8,8 @@ import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
 import { optionValues, PRECISIONS } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
-import { resolveWeights } from './weights.js';
+import { prepareOutputFile } from './output-folder.js';
+import { resolveWeights, type ResolvedWeights } from './weights.js';
 
 const shared = (names: readonly string[]): OptionSpec[] => EXPLAIN_COMMAND.options.filter((o) => names.includes(o.name));
 
@@ -67,14 +68,32 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     }
   }
   const quiet = values.quiet === true;
-  const weights = await resolveWeights(weightsChoice!, { stderr: io.stderr, env: io.env, quiet });
-  const model = await LrpResNet.load({
-    weights: weights.source,
-    rules,
-    precision,
-    ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
-    ...(labels ? { labels } : {}),
-  });
+  const resolve = () => resolveWeights(weightsChoice!, { stderr: io.stderr, env: io.env, quiet, command: EXPORT_COMMAND.name });
+  // A weights file is only checked here (no download); the ImageNet file is fetched after --out is checked.
+  const fileWeights = weightsChoice!.kind === 'file' ? await resolve() : undefined;
+  const inputs = (source: ResolvedWeights['source']): [string, string][] => [
+    ...(typeof source === 'string' ? [['--weights', source] as [string, string]] : []),
+    ...(str('labels') !== undefined ? [['--labels', str('labels')!] as [string, string]] : []),
+  ];
+  // --out before anything expensive: a device, a FIFO, the input itself or a read-only folder fails now.
+  const { undo } = await prepareOutputFile(out!, inputs(fileWeights?.source ?? null));
+  let model: LrpResNet;
+  let weights: ResolvedWeights;
+  try {
+    weights = fileWeights ?? (await resolve());
+    // The downloaded ImageNet file is an input too.
+    if (!fileWeights) await prepareOutputFile(out!, inputs(weights.source));
+    model = await LrpResNet.load({
+      weights: weights.source,
+      rules,
+      precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(labels ? { labels } : {}),
+    });
+  } catch (error) {
+    await undo();
+    throw error;
+  }
   try {
     const bytes = model.exportExplainer({ includePreprocessing: values['include-preprocessing'] === true });
     await writeFileAtomic(out!, bytes);

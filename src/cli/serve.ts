@@ -141,7 +141,7 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
   if (weights !== undefined) {
     const choice = parseWeights(weights);
     if (choice.kind === 'random') usage('--weights random cannot be served: give a .h5 or .onnx file, or imagenet');
-    const resolved = await resolveWeights(choice, { stderr: io.stderr, env: io.env, quiet: false });
+    const resolved = await resolveWeights(choice, { stderr: io.stderr, env: io.env, quiet: false, command: SERVE_COMMAND.name });
     model = { path: resolve(resolved.source as string), label: resolved.label === 'imagenet' ? 'ImageNet ResNet50 (Keras)' : basename(resolved.label) };
   }
   const { url, close } = await startServer({ port, host: (values.host as string | undefined) ?? '127.0.0.1', ...(model ? { model } : {}) });

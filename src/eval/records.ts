@@ -41,6 +41,11 @@ export interface RunSettings {
   quantize: number | false;
   /** Model: the weights' label, the arithmetic, how images are fitted. */
   model: string;
+  /**
+   * The model's identity by content: `sha256:<hex>` of the weights file, or `random(seed=N)`.
+   * Two files under one path are two models (absent in run.json files written before it).
+   */
+  modelId?: string;
   precision: string;
   fit: string;
   /** Seed of the random baseline. */
@@ -119,9 +124,42 @@ export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
 
 /** The settings that differ between two runs, as `name: a ≠ b` (empty when compatible). */
 export function settingsDifferences(a: RunSettings, b: RunSettings): string[] {
-  return (Object.keys(a) as (keyof RunSettings)[])
+  const keys = Object.keys(a) as (keyof RunSettings)[];
+  // The model's identity counts whichever side has it: a folder without one cannot prove it used the same file.
+  if (!('modelId' in a) && 'modelId' in b) keys.push('modelId');
+  return keys
     .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
     .map((key) => `${key}: ${JSON.stringify(a[key])} ≠ ${JSON.stringify(b[key])}`);
+}
+
+/**
+ * One record per image and method, as the report and `merge` both count them: of duplicates
+ * (the same image position and method twice, e.g. appended by two runs on one folder before
+ * folders were locked) the first is kept when they agree in everything but the wall time.
+ *
+ * @param source names where record `i` came from, for messages (a folder, a file).
+ * @throws Error naming both sources when two records of one image and method differ.
+ */
+export function uniqueRecords(records: readonly EvaluationRecord[], source: (i: number) => string = () => RESULTS_FILE): EvaluationRecord[] {
+  const seen = new Map<string, number>();
+  const unique: EvaluationRecord[] = [];
+  records.forEach((r, i) => {
+    const key = `${r.index}\t${r.method}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, i);
+      unique.push(r);
+    } else if (metricValues(records[first]!) !== metricValues(r)) {
+      throw new Error(`${source(i)}: ${r.image} with ${r.method} differs from another result for it in ${source(first)}`);
+    }
+  });
+  return unique;
+}
+
+/** A record without its wall time: what must agree between two results of one image and method. */
+function metricValues(r: EvaluationRecord): string {
+  const { seconds: _, ...rest } = r;
+  return JSON.stringify(rest);
 }
 
 /** Records in report order: by image position, then by the run's method order. */
