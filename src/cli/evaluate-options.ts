@@ -119,6 +119,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   let shard: { index: number; count: number } | undefined;
   if (shardText !== undefined) {
     const match = /^(\d+)\/(\d+)$/.exec(shardText.trim());
+    if (match && !Number.isSafeInteger(Number(match[2]))) fail(`--shard i/n: n must be at most ${Number.MAX_SAFE_INTEGER}, got "${shardText}"`);
     if (!match || Number(match[2]) < 1 || Number(match[1]) >= Number(match[2])) fail(`--shard must be i/n with 0 ≤ i < n (e.g. 0/4), got "${shardText}"`);
     shard = { index: Number(match![1]), count: Number(match![2]) };
   }

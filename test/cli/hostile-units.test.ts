@@ -5,6 +5,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseEvaluateArgs } from '../../src/cli/evaluate-options.js';
 import { IMAGE_EXTENSIONS, parseExplainArgs } from '../../src/cli/explain-options.js';
 import { expandInputs } from '../../src/cli/inputs.js';
 import { isOutputName } from '../../src/cli/outputs.js';
@@ -50,4 +51,12 @@ test('limit options: --max-pixels, --max-file-size, --quantize bound, --out ""',
   assert.throws(() => settings(['--max-pixels=-5']), /--max-pixels must be a pixel count/);
   assert.throws(() => settings(['--max-file-size', '0']), /--max-file-size must be an integer ≥ 1/);
   assert.throws(() => settings(['--out', '']), { name: 'UsageError', message: '--out needs a directory name' });
+});
+
+test('integers beyond the safe range state the real range (issue 14, item 11)', () => {
+  const evaluate = (args: string[]) => () => parseEvaluateArgs([...args, 'x.png']);
+  assert.throws(evaluate(['--shard', '0/99999999999999999999']), { name: 'UsageError', message: '--shard i/n: n must be at most 9007199254740991, got "0/99999999999999999999"' });
+  assert.throws(evaluate(['--limit', '1000000000000000000']), { name: 'UsageError', message: '--limit must be an integer ≥ 1 and at most 9007199254740991, got "1000000000000000000"' });
+  const ok = parseEvaluateArgs(['--limit', '9007199254740991', '--shard', '3/9007199254740991', 'x.png']);
+  assert.ok(!ok.help && ok.settings.limit === Number.MAX_SAFE_INTEGER && ok.settings.shard!.count === Number.MAX_SAFE_INTEGER);
 });
