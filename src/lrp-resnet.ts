@@ -259,7 +259,15 @@ export class LrpResNet {
     return this.explainer.computeLrp(input, options);
   }
 
-  /** Explains a batch in one run; every image may have its own target class. */
+  /**
+   * The results of `computeLrp(input, { classIndices | topK })` run by run, as soon as each run
+   * finished: write and drop them to explain any number of classes in bounded memory.
+   */
+  computeLrpRuns(input: ModelInput, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
+    return this.explainer.computeLrpRuns(input, options);
+  }
+
+  /** Explains a batch (in runs that fit the memory budget); every image may have its own target class. */
   computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
     return this.explainer.computeLrpBatch(input, options);
   }

@@ -9,7 +9,7 @@ import { INSDEL_DEFAULTS } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
+import { expandBareQuantize, IMAGE_EXTENSIONS, MAX_INPUT_PIXELS_OPTION, parseMaxInputPixels, parseWeights, type WeightsChoice } from './explain-options.js';
 import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
@@ -29,6 +29,8 @@ export interface EvaluateSettings {
   readonly shard?: { index: number; count: number };
   readonly weights: WeightsChoice;
   readonly precision: Precision;
+  /** Models whose input has more pixels are refused at load (undefined: the library's default). */
+  readonly maxInputPixels?: number;
   /** How images are fitted; undefined: the model's own policy. */
   readonly fit?: FitMode;
   readonly batch: number;
@@ -76,6 +78,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
       description: 'as for explain' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
+    MAX_INPUT_PIXELS_OPTION,
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
     { name: 'resume', type: 'boolean', default: 'off', group: OUTPUT, description: 'continue an interrupted run in --out (same settings)' },
@@ -126,6 +129,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
   const weights = parseWeights(str('weights'), EVALUATE_COMMAND.name);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
+  const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'), EVALUATE_COMMAND.name);
   return {
     help: false,
     settings: {
@@ -140,6 +144,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       ...(shard ? { shard } : {}),
       weights,
       precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
+      ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
       ...(str('fit') !== undefined ? { fit: oneOf('fit', str('fit'), FIT_MODES) } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,

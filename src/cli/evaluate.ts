@@ -85,7 +85,13 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const modelId = await modelIdentity(weights);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
-    LrpResNet50.load({ weights: weights.source, rules, precision: settings.precision, ...(weights.seed !== undefined ? { seed: weights.seed } : {}) });
+    LrpResNet50.load({
+      weights: weights.source,
+      rules,
+      precision: settings.precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
+    });
   const model = await load({});
   const owned: LrpResNet50[] = [model];
   const methods: AttributionMethod[] = [];

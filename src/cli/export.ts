@@ -5,7 +5,7 @@
 import { LrpResNet } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
+import { EXPLAIN_COMMAND, parseMaxInputPixels, parseRuleOptions, parseWeights } from './explain-options.js';
 import { optionValues, PRECISIONS } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { prepareOutputFile } from './output-folder.js';
@@ -23,7 +23,7 @@ export const EXPORT_COMMAND: CommandSpec = {
     'explained_class, start_relevance, relevance, attribution and trace; dynamic batch;\n' +
     'metadata_props with the rules, the preprocessing, the trace names and the class names.',
   options: [
-    ...shared(['weights', 'labels', 'precision', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
+    ...shared(['weights', 'labels', 'precision', 'max-input-pixels', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
     { name: 'out', short: 'o', type: 'string', value: '<file.onnx>', group: 'Output', description: 'the file to write (required)' },
     { name: 'include-preprocessing', type: 'boolean', default: 'off', group: 'Output',
       description: 'fold the preprocessing in: the input becomes `image`, uint8 RGB pixels (N, H, W, 3) already fitted to the model size' },
@@ -59,6 +59,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     usage((error as Error).message);
   }
   const precision = oneOf('precision', str('precision') ?? 'float32', PRECISIONS);
+  const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'), EXPORT_COMMAND.name);
   let labels: string[] | undefined;
   if (str('labels') !== undefined) {
     try {
@@ -89,6 +90,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
       precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
+      ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
     });
   } catch (error) {
     await undo();

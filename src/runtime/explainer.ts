@@ -171,24 +171,44 @@ export class Explainer {
       const [result] = await this.explain(batch, [(options as LrpCallOptions).classIndex], options.debug ?? false);
       return result!;
     }
+    const results: LrpResult[] = [];
+    for await (const run of this.classRuns(batch, options as LrpClassesOptions)) results.push(...run);
+    return results;
+  }
+
+  /**
+   * The results of `computeLrp(input, { classIndices | topK })` run by run, each run's classes
+   * as soon as it finished ({@link classesPerRun} at most): a caller that writes and drops them
+   * explains any number of classes in bounded memory. Arguments are checked before the first run.
+   *
+   * @throws as {@link computeLrp}.
+   */
+  async *computeLrpRuns(input: ModelInput, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
+    const batch = this.inputImages(input);
+    if (batch.images.length !== 1) throw new Error(`computeLrpRuns takes one image, got a batch of ${batch.images.length}`);
+    if (options === null || typeof options !== 'object' || !('classIndices' in options || 'topK' in options)) {
+      throw new TypeError(`computeLrpRuns options must be { classIndices } or { topK }, got ${describeValue(options)}`);
+    }
+    yield* this.classRuns(batch, options);
+  }
+
+  /** The K-class runs of one validated image. */
+  private async *classRuns(batch: ImageBatch, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
     if ('classIndex' in options && (options as LrpCallOptions).classIndex !== undefined) {
       throw new TypeError('give classIndex (one class) or classIndices / topK (several), not both');
     }
-    const { classIndices, topK } = options as LrpClassesOptions;
-    const targets = this.classTargets(classIndices, topK);
+    const targets = this.classTargets(options.classIndices, options.topK);
     this.classesSession ??= this.runtime.createSession(
       compileExplainer(this.graph, this.weights, this.config, this.info.precision, CLASSES_EXPLAINER).model,
       this.sessionOptions,
     );
     const session = await this.classesSession;
     const tensor = this.tensorOf(batch, 0, 1);
-    const results: LrpResult[] = [];
     // Every run repeats the forward pass; the targets are independent, so the results are those of one run.
     for (const [start, end] of runs(targets.length, this.classesPerRun)) {
       const target = BigInt64Array.from(targets.slice(start, end), BigInt);
-      results.push(...(await this.run(session, tensor, target, 1, end - start, options.debug ?? false)));
+      yield await this.run(session, tensor, target, 1, end - start, options.debug ?? false);
     }
-    return results;
   }
 
   /**

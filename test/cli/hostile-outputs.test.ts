@@ -130,6 +130,14 @@ describe('one output check for every command, before anything expensive (item 3)
     await assert.rejects(stat(join(tmp, 'new')), { code: 'ENOENT' });
   });
 
+  test('--max-input-pixels refuses a model whose input is larger, naming the file, before anything is written (item 6)', async () => {
+    const out = join(tmp, 'small-input.onnx');
+    const run = await cli(['export', '--weights', FIXTURE_WEIGHTS, '--max-input-pixels', '40000', '--out', out]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, new RegExp(`${FIXTURE_WEIGHTS}: the model's input is 224 × 224 × 3 \\(0\\.0502 megapixels\\), over the limit of 0\\.04 megapixels \\(maxInputPixels, --max-input-pixels\\)`));
+    await assert.rejects(stat(out), { code: 'ENOENT' });
+  });
+
   test('--weights of a file that is missing names the command that ran (item 11)', async () => {
     for (const command of ['evaluate', 'export', 'serve']) {
       const args = command === 'evaluate' ? evaluateArgs(join(tmp, 'x'), '/missing.h5') : [command, '--weights', '/missing.h5', ...(command === 'export' ? ['--out', join(tmp, 'x.onnx')] : [])];

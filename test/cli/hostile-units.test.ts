@@ -60,3 +60,19 @@ test('integers beyond the safe range state the real range (issue 14, item 11)', 
   const ok = parseEvaluateArgs(['--limit', '9007199254740991', '--shard', '3/9007199254740991', 'x.png']);
   assert.ok(!ok.help && ok.settings.limit === Number.MAX_SAFE_INTEGER && ok.settings.shard!.count === Number.MAX_SAFE_INTEGER);
 });
+
+test('--max-input-pixels and --memory-budget: parsed for explain, export and evaluate, bad values are usage errors', () => {
+  const explain = (args: string[]) => {
+    const r = parseExplainArgs([...args, 'x.png']);
+    assert.ok(!r.help);
+    return r.settings;
+  };
+  assert.equal(explain(['--max-input-pixels', '1M']).maxInputPixels, 1_000_000);
+  assert.equal(explain([]).maxInputPixels, undefined, "the library's default");
+  assert.equal(explain(['--memory-budget', '256']).memoryBudget, 256 * 2 ** 20);
+  assert.throws(() => explain(['--memory-budget', '0']), { name: 'UsageError', message: '--memory-budget must be an integer ≥ 1 (MiB), got "0"' });
+  assert.throws(() => explain(['--max-input-pixels', 'huge']), { name: 'UsageError', message: '--max-input-pixels must be a pixel count ≥ 1, e.g. 50000000 or 50M, got "huge"' });
+  const evaluate = parseEvaluateArgs(['--max-input-pixels', '90000', 'x.png']);
+  assert.ok(!evaluate.help && evaluate.settings.maxInputPixels === 90_000);
+  assert.throws(() => parseEvaluateArgs(['--max-input-pixels', '-1', 'x.png']), { name: 'UsageError', command: 'evaluate' });
+});
