@@ -7,7 +7,7 @@ import { DEFAULT_IG_STEPS } from '../eval/integrated-gradients.js';
 import { methodNames } from '../eval/methods.js';
 import { INSDEL_DEFAULTS } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
-import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, MAX_INPUT_PIXELS_OPTION, parseMaxInputPixels, parseWeights, type WeightsChoice } from './explain-options.js';
 import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
@@ -138,7 +138,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       patch,
       step,
-      quantize: str('quantize') === undefined ? false : int('quantize', 2, 'an integer ≥ 2 (levels)')!,
+      quantize: str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, `an integer in 2..${MAX_QUANTIZE_LEVELS} (levels)`, MAX_QUANTIZE_LEVELS),
       ...(limit !== undefined ? { limit } : {}),
       ...(perClass !== undefined ? { perClass } : {}),
       ...(shard ? { shard } : {}),

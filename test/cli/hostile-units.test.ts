@@ -75,4 +75,6 @@ test('--max-input-pixels and --memory-budget: parsed for explain, export and eva
   const evaluate = parseEvaluateArgs(['--max-input-pixels', '90000', 'x.png']);
   assert.ok(!evaluate.help && evaluate.settings.maxInputPixels === 90_000);
   assert.throws(() => parseEvaluateArgs(['--max-input-pixels', '-1', 'x.png']), { name: 'UsageError', command: 'evaluate' });
+  // The library's quantization bound, found when the command line is read, not at the first image.
+  assert.throws(() => parseEvaluateArgs(['--quantize', '65537', 'x.png']), { name: 'UsageError', message: '--quantize must be an integer in 2..65536 (levels), got "65537"' });
 });
