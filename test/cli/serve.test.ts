@@ -13,10 +13,10 @@ import { hostNames, isAllowedHost, startServer } from '../../src/cli/serve.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT } from '../support/fixture.js';
 import { runCli } from '../support/process.js';
 
-/** A GET with the path sent exactly as given (fetch would normalise `..`). */
-function rawGet(url: string, path: string): Promise<number> {
+/** A GET with the path sent exactly as given (fetch would normalise `..`), and any headers. */
+function rawGet(url: string, path: string, headers: Record<string, string> = {}): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request(new URL(url), { path, method: 'GET' }, (res) => {
+    const req = request(new URL(url), { path, method: 'GET', headers }, (res) => {
       res.resume();
       resolve(res.statusCode!);
     });
@@ -64,16 +64,7 @@ test('serve: usage errors exit with 2 and name the option', async () => {
 });
 
 /** A GET with the Host header given. */
-function getWithHost(url: string, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(new URL(url), { method: 'GET', headers: { Host: host } }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const getWithHost = (url: string, host: string): Promise<number> => rawGet(url, new URL(url).pathname, { Host: host });
 
 test('serve answers only for the names it listens on: another Host (DNS rebinding) gets 421 (issue 14, item 11)', async () => {
   const server = await startServer({ port: 0, root: join(REPO_ROOT, 'dist', 'web'), model: { path: FIXTURE_WEIGHTS, label: 'w8.h5' } });
