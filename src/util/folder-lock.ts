@@ -32,8 +32,13 @@ export async function lockFolder(dir: string): Promise<() => Promise<void>> {
       }
       throw new Error(`${dir} is locked by ${path}, which holds no process id: if no other run uses the folder, remove the file`);
     }
+    // Our own pid in a lock we do not hold is a dead run's whose pid came back (containers
+    // reuse small pids on every start): taken over like any dead run's.
     if (holder !== process.pid && isRunning(holder)) {
-      throw new Error(`${dir} is in use by another run (pid ${holder}, lock file ${path}): wait for it to end, or choose another --out`);
+      throw new Error(
+        `${dir} is in use by another run (pid ${holder}, lock file ${path}): wait for it to end, or choose another --out ` +
+          '(if no run uses the folder, remove the lock file)',
+      );
     }
     if (attempt >= 20) throw new Error(`${dir}: cannot take over the stale lock file ${path}`);
     await takeOver(path, holder);
