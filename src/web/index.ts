@@ -42,6 +42,8 @@ export { encodeNpy, decodeNpy } from '../image/npy-codec.js';
 export { rankClasses, type ClassScore } from '../model/top-k.js';
 export { PRESETS, SPLIT_MODES, START_MODES, describeConfig, explainsPredictedOnly, type LrpOptions, type PresetName } from '../lrp/presets.js';
 export type { InputDescription } from '../model/input.js';
+export { DEFAULT_MEMORY_BUDGET } from '../runtime/memory.js';
+export { DEFAULT_MAX_INPUT_PIXELS } from '../runtime/input-checks.js';
 export type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 export { ort };
 
