@@ -160,10 +160,11 @@ export class Explainer {
   computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
   /** For callers that pass either kind of options on (the Node entry, the worker): the result follows them. */
   computeLrp(input: ModelInput, options?: LrpCallOptions | LrpClassesOptions): Promise<LrpResult | LrpResult[]>;
-  async computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
+  async computeLrp(input: ModelInput, given: LrpCallOptions | LrpClassesOptions | null = {}): Promise<LrpResult | LrpResult[]> {
     const batch = this.inputImages(input);
     if (batch.images.length !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.images.length}: use computeLrpBatch`);
-    if (options !== undefined && (options === null || typeof options !== 'object')) {
+    const options = given ?? {};
+    if (typeof options !== 'object') {
       throw new TypeError(`computeLrp options must be an object ({ classIndex }, { classIndices } or { topK }), got ${describeValue(options)}`);
     }
     const several = 'classIndices' in options || 'topK' in options;
