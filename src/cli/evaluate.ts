@@ -5,6 +5,7 @@
  * writes the report at the end. `--resume` continues an interrupted run; `--shard i/n` takes a
  * deterministic part for `merge`.
  */
+import { join } from 'node:path';
 import { InsertionDeletionEvaluator } from '../eval/insertion-deletion.js';
 import { evaluateImage } from '../eval/evaluate-image.js';
 import { readLabelFile } from '../eval/labels.js';
@@ -34,6 +35,7 @@ import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
 import { formatTable } from './table.js';
 import { formatHelp, UsageError, type CliIO } from './usage.js';
+import { checkReplaceable } from '../util/atomic-write.js';
 import { lockFolder } from '../util/folder-lock.js';
 import { prepareOutputFolder } from './output-folder.js';
 import { printable } from './printable.js';
@@ -59,6 +61,8 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
   const { stale, undo } = await prepareOutputFolder(settings.outDir, isEvaluateOutput);
   let unlock: () => Promise<void>;
   try {
+    // Our fixed names must be regular files (or absent): a FIFO results.jsonl would block every read and append.
+    for (const name of EVALUATE_OUTPUTS) await checkReplaceable(join(settings.outDir, name));
     unlock = await lockFolder(settings.outDir);
   } catch (error) {
     await undo();
@@ -177,9 +181,12 @@ function key(index: number, method: string): string {
   return `${index}\t${method}`;
 }
 
+/** The files evaluate writes into its folder. */
+const EVALUATE_OUTPUTS: readonly string[] = [RUN_FILE, RESULTS_FILE, ...Object.values(REPORT_FILES)];
+
 /** True for the files evaluate writes into its folder (whose stale temporary files it removes). */
 export function isEvaluateOutput(name: string): boolean {
-  return name === RUN_FILE || name === RESULTS_FILE || (Object.values(REPORT_FILES) as string[]).includes(name);
+  return EVALUATE_OUTPUTS.includes(name);
 }
 
 /** Results of an earlier run in the folder need --resume: refused before the model loads. */

@@ -4,8 +4,9 @@
  * flight; `--resume` continues after the last complete line), and the run's settings in
  * `run.json` (so a resumed run or a merge cannot mix incompatible results).
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../image/read-file.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 
 /** One image evaluated with one method. */
@@ -88,10 +89,7 @@ export async function appendRecord(dir: string, record: EvaluationRecord): Promi
  */
 export async function readRecords(dir: string, options: { repair?: boolean } = {}): Promise<EvaluationRecord[]> {
   const path = join(dir, RESULTS_FILE);
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return '';
-    throw error;
-  });
+  const text = (await readRunFile(path)) ?? '';
   const lines = text.split('\n');
   const partial = lines.pop() !== '';
   if (partial && options.repair) await writeFileAtomic(path, lines.map((l) => `${l}\n`).join(''));
@@ -108,14 +106,27 @@ export async function readRecords(dir: string, options: { repair?: boolean } = {
 
 export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
   const path = join(dir, RUN_FILE);
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
+  const text = await readRunFile(path);
   if (text === undefined) return undefined;
   const info = JSON.parse(text) as RunInfo;
   if (info.format !== 'resnet-lrp-evaluate/1') throw new Error(`${path}: not a resnet-lrp evaluate run (format ${String(info.format)})`);
   return info;
+}
+
+/** Largest run file read: about the longest string JavaScript holds (V8: 2²⁹ − 24 characters). */
+const MAX_RUN_FILE_BYTES = 2 ** 29 - 24;
+
+/**
+ * The text of a file of a run folder, or undefined when there is none. Only a regular file is
+ * read: a FIFO named results.jsonl would block the run forever, a device never end.
+ */
+async function readRunFile(path: string): Promise<string | undefined> {
+  try {
+    return new TextDecoder().decode(await readRegularFile(path, MAX_RUN_FILE_BYTES));
+  } catch (error) {
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
+  }
 }
 
 export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {

@@ -200,3 +200,20 @@ describe('evaluate: one run per folder, duplicates counted once, models told apa
     assert.match(merged.stderr, /settings differ .*modelId: "sha256:[0-9a-f]{64}" ≠ "sha256:[0-9a-f]{64}"/);
   });
 });
+
+describe('evaluate and merge never block on a FIFO in a run folder (item 4)', () => {
+  test('a FIFO named results.jsonl is refused before the model loads; merge refuses a FIFO run.json', async () => {
+    const out = join(tmp, 'fifo-results');
+    await mkdir(out);
+    execFileSync('mkfifo', [join(out, 'results.jsonl')]);
+    const run = await cli(evaluateArgs(out, await notAModel()), { timeoutMs: 20_000 });
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(run.stderr, /cannot write .*results\.jsonl: it is a FIFO, not a regular file/);
+    const shard = join(tmp, 'fifo-shard');
+    await mkdir(shard);
+    execFileSync('mkfifo', [join(shard, 'run.json')]);
+    const merged = await cli(['merge', shard, '--out', join(tmp, 'fifo-merged')], { timeoutMs: 20_000 });
+    assert.equal(merged.code, 1, merged.stderr);
+    assert.match(merged.stderr, /run\.json: not a regular file \(a FIFO\); only regular files are read/);
+  });
+});
