@@ -52,6 +52,8 @@ export { ensureImageNetWeights, downloadFile, DownloadError } from './weights/do
 export { weightsCacheDir, CACHE_DIR_ENV } from './weights/cache.js';
 export { resnet50WeightsFile, RESNET50_FILE_NAMES } from './weights/imagenet.js';
 export type { SessionOptions } from './runtime/session.js';
+export { DEFAULT_MEMORY_BUDGET, modelSize, perTargetBytes, targetsPerRun, type ModelSize } from './runtime/memory.js';
+export { DEFAULT_MAX_INPUT_PIXELS } from './runtime/input-checks.js';
 export {
   evaluateInsertionDeletion,
   InsertionDeletionEvaluator,

@@ -17,12 +17,14 @@ import { resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/preset
 import type { ModelGraph, ModelWeights } from './graph/graph.js';
 import { layersToGraph } from './import/keras.js';
 import { importOnnx } from './import/onnx.js';
-import type { InputDescription } from './model/input.js';
+import { checkInputChanges, type InputDescription } from './model/input.js';
 import { classNames, companionLabels } from './model/labels.js';
 import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { IO, outputUnits } from './onnx/classifier.js';
 import { withMetadata, type Precision } from './onnx/graph-builder.js';
 import { checkPrecision, Explainer } from './runtime/explainer.js';
+import { checkSessionOptions, describeValue } from './runtime/input-checks.js';
+import { checkMemoryBudget } from './runtime/memory.js';
 import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
@@ -79,6 +81,17 @@ export interface LoadOptions {
    * 1000-class head, `class 0`, `class 1`, … otherwise.
    */
   labels?: readonly string[];
+  /**
+   * Budget in bytes of one run's working memory that grows with its targets (the classes of
+   * `computeLrp(…, { classIndices | topK })`, the images of a batch): more targets run in
+   * several runs with the same results. Default 1 GiB (`DEFAULT_MEMORY_BUDGET`; docs/limits.md).
+   */
+  memoryBudget?: number;
+  /**
+   * Largest model input in pixels (height × width): a file declaring a larger fixed input is
+   * refused at load, naming the file. Default 4096² (`DEFAULT_MAX_INPUT_PIXELS`).
+   */
+  maxInputPixels?: number;
 }
 
 /** Options of {@link LrpResNet.exportExplainer}. */
@@ -110,12 +123,21 @@ export class LrpResNet {
    */
   static async load(options: LoadOptions = {}): Promise<LrpResNet> {
     // Checked before any weights are read (the ImageNet file is a 100 MB download).
+    if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+      throw new TypeError(`LrpResNet.load takes an options object ({ weights, rules, … }), got ${describeValue(options)}`);
+    }
+    checkWeightsSource(options.weights);
     resolveLrpOptions(options.rules);
     const precision = checkPrecision(options.precision ?? 'float32');
+    checkMemoryBudget(options.memoryBudget);
+    checkSessionOptions(options.session);
+    if (options.input !== undefined) checkInputChanges(options.input);
     const { graph, weights, label, format } = await loadWeights(options);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels ?? (typeof options.weights === 'string' && options.weights !== 'imagenet' ? companionLabels(options.weights) : undefined)),
+      ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
+      ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
     });
     return new LrpResNet(explainer, weights);
   }
@@ -237,7 +259,15 @@ export class LrpResNet {
     return this.explainer.computeLrp(input, options);
   }
 
-  /** Explains a batch in one run; every image may have its own target class. */
+  /**
+   * The results of `computeLrp(input, { classIndices | topK })` run by run, as soon as each run
+   * finished: write and drop them to explain any number of classes in bounded memory.
+   */
+  computeLrpRuns(input: ModelInput, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
+    return this.explainer.computeLrpRuns(input, options);
+  }
+
+  /** Explains a batch (in runs that fit the memory budget); every image may have its own target class. */
   computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
     return this.explainer.computeLrpBatch(input, options);
   }
@@ -285,6 +315,19 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   const layers = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
   const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, options.head ? { head: options.head } : {}));
   return { graph: withInput(graph, options.input), weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
+}
+
+/**
+ * `weights` must be `'imagenet'`, a path, bytes, `null` or absent.
+ *
+ * @throws TypeError naming what was given.
+ */
+function checkWeightsSource(weights: unknown): void {
+  if (weights === undefined || weights === null || weights instanceof Uint8Array) return;
+  if (typeof weights !== 'string') {
+    throw new TypeError(`weights must be 'imagenet', a file path, the file's bytes (Uint8Array) or null (random weights), got ${describeValue(weights)}`);
+  }
+  if (weights === '') throw new TypeError(`weights is an empty string: give 'imagenet', a file path, bytes or null`);
 }
 
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */

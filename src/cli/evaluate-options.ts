@@ -7,9 +7,9 @@ import { DEFAULT_IG_STEPS } from '../eval/integrated-gradients.js';
 import { methodNames } from '../eval/methods.js';
 import { INSDEL_DEFAULTS, TIE_RULES, type TieRule } from '../eval/patch-insdel.js';
 import type { FitMode } from '../image/load.js';
-import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
+import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
+import { expandBareQuantize, IMAGE_EXTENSIONS, MAX_INPUT_PIXELS_OPTION, parseMaxInputPixels, parseWeights, type WeightsChoice } from './explain-options.js';
 import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
@@ -32,6 +32,8 @@ export interface EvaluateSettings {
   readonly shard?: { index: number; count: number };
   readonly weights: WeightsChoice;
   readonly precision: Precision;
+  /** Models whose input has more pixels are refused at load (undefined: the library's default). */
+  readonly maxInputPixels?: number;
   /** How images are fitted; undefined: the model's own policy. */
   readonly fit?: FitMode;
   /** Input side for a model with a dynamic input size (`--size`). */
@@ -87,6 +89,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'class-names', type: 'string', value: '<file.json>', default: 'ImageNet names for 1000 classes, else indices', group: MODEL,
       description: "the model's class names, a JSON array (explain's --labels file), for the per-class report" },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
+    MAX_INPUT_PIXELS_OPTION,
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { ...SIZE_OPTION, group: MODEL },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
@@ -135,6 +138,7 @@ export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<
   const shard = shardText === undefined ? undefined : parseShard(shardText, env, fail);
   const limit = int('limit', 1, 'an integer ≥ 1');
   const perClass = int('per-class', 1, 'an integer ≥ 1');
+  const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'), EVALUATE_COMMAND.name);
   return {
     help: false,
     settings: {
@@ -144,13 +148,14 @@ export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<
       ...(str('class-names') !== undefined ? { classNames: str('class-names')! } : {}),
       patch,
       step,
-      quantize: str('quantize') === undefined ? false : int('quantize', 2, 'an integer ≥ 2 (levels)')!,
+      quantize: str('quantize') === undefined ? false : integer('quantize', str('quantize')!, 2, `an integer in 2..${MAX_QUANTIZE_LEVELS} (levels)`, MAX_QUANTIZE_LEVELS),
       ties: oneOf('ties', str('ties') ?? INSDEL_DEFAULTS.ties, TIE_RULES),
       ...(limit !== undefined ? { limit } : {}),
       ...(perClass !== undefined ? { perClass } : {}),
       ...(shard ? { shard } : {}),
       weights,
       precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
+      ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
       ...(str('fit') !== undefined ? { fit: oneOf('fit', str('fit'), FIT_MODES) } : {}),
       ...(str('size') !== undefined ? { size: int('size', 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE)! } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
@@ -221,6 +226,7 @@ export function parseShard(
   fail: (message: string) => never,
 ): { index: number; count: number } {
   const match = /^(\d+|auto)\/(\d+)$/.exec(text.trim());
+  if (match && !Number.isSafeInteger(Number(match[2]))) fail(`--shard i/n: n must be at most ${Number.MAX_SAFE_INTEGER}, got "${text}"`);
   if (!match || Number(match[2]) < 1) fail(`--shard must be i/n or auto/n with 0 ≤ i < n (e.g. 0/4), got "${text}"`);
   const count = Number(match![2]);
   if (match![1] !== 'auto') {

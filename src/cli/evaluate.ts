@@ -5,7 +5,7 @@
  * writes the report at the end. `--resume` continues an interrupted run; `--shard i/n` takes a
  * deterministic part for `merge`.
  */
-import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { InsertionDeletionEvaluator } from '../eval/insertion-deletion.js';
 import { evaluateImage } from '../eval/evaluate-image.js';
 import { readLabelFile } from '../eval/labels.js';
@@ -16,13 +16,15 @@ import {
   appendRecord,
   readRecords,
   readRunInfo,
+  RESULTS_FILE,
   roundCurve,
+  RUN_FILE,
   settingsDifferences,
   writeRunInfo,
   type RunInfo,
   type RunSettings,
 } from '../eval/records.js';
-import { describeTies, formatCi, formatConservation, formatTies, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
+import { describeTies, formatCi, formatConservation, formatTies, REPORT_FILES, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
 import { LrpResNet50 } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
@@ -34,7 +36,11 @@ import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
 import { formatTable } from './table.js';
 import { formatHelp, UsageError, type CliIO } from './usage.js';
-import { resolveWeights } from './weights.js';
+import { checkReplaceable } from '../util/atomic-write.js';
+import { lockFolder } from '../util/folder-lock.js';
+import { prepareOutputFolder } from './output-folder.js';
+import { printable } from './printable.js';
+import { modelIdentity, resolveWeights, type ResolvedWeights } from './weights.js';
 
 /** Runs `evaluate` with the arguments after `evaluate`; returns the exit code. */
 export async function evaluateCommand(argv: readonly string[], io: CliIO): Promise<number> {
@@ -56,12 +62,48 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       throw new UsageError(`--class-names ${(error as Error).message}`, EVALUATE_COMMAND.name);
     }
   }
-  const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
+  const resolve = (): Promise<ResolvedWeights> =>
+    resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet, command: EVALUATE_COMMAND.name });
+  // A missing weights file is a usage error, found before anything is written.
+  const fileWeights = settings.weights.kind === 'file' ? await resolve() : undefined;
+  // The output folder next, locked for this run: a bad --out or a second run on it fails now, not after the model load.
+  const { stale, undo } = await prepareOutputFolder(settings.outDir, isEvaluateOutput);
+  let unlock: () => Promise<void>;
+  try {
+    // Our fixed names must be regular files (or absent): a FIFO results.jsonl would block every read and append.
+    for (const name of EVALUATE_OUTPUTS) await checkReplaceable(join(settings.outDir, name));
+    unlock = await lockFolder(settings.outDir);
+  } catch (error) {
+    await undo();
+    throw error;
+  }
+  let failed = false;
+  try {
+    if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
+    await refuseEarlierRun(settings);
+    const weights = fileWeights ?? (await resolve());
+    return await evaluateWith(weights, settings, io, warn, names);
+  } catch (error) {
+    failed = true;
+    throw error;
+  } finally {
+    await unlock();
+    // Stopped before anything was written (weights, model, inputs): leave no empty folder behind.
+    if (failed) await undo();
+  }
+}
+
+/** The evaluation proper, once the output folder is ready and locked. */
+async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings, io: CliIO, warn: (message: string) => void, names: string[] | undefined): Promise<number> {
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
+  const modelId = await modelIdentity(weights);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
     LrpResNet50.load({
-      weights: weights.source, rules, precision: settings.precision,
+      weights: weights.source,
+      rules,
+      precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
       ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
       ...(names ? { labels: names } : {}),
     });
@@ -96,6 +138,7 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
       quantize: settings.quantize,
       ties: settings.ties,
       model: weights.label,
+      modelId,
       precision: settings.precision,
       fit: settings.fit ?? model.inputDescription.resize.fit,
       seed: settings.seed,
@@ -153,21 +196,30 @@ function key(index: number, method: string): string {
   return `${index}\t${method}`;
 }
 
-/** Creates the output folder and its run.json; on --resume checks that the settings match. */
-async function prepareOutput(settings: EvaluateSettings, runSettings: RunSettings): Promise<RunInfo> {
-  try {
-    await mkdir(settings.outDir, { recursive: true });
-  } catch (error) {
-    throw new Error(`cannot create the output folder ${settings.outDir}: ${(error as Error).message}`, { cause: error });
+/** The files evaluate writes into its folder. */
+const EVALUATE_OUTPUTS: readonly string[] = [RUN_FILE, RESULTS_FILE, ...Object.values(REPORT_FILES)];
+
+/** True for the files evaluate writes into its folder (whose stale temporary files it removes). */
+export function isEvaluateOutput(name: string): boolean {
+  return EVALUATE_OUTPUTS.includes(name);
+}
+
+/** Results of an earlier run in the folder need --resume: refused before the model loads. */
+async function refuseEarlierRun(settings: EvaluateSettings): Promise<void> {
+  if (settings.resume) return;
+  if ((await readRunInfo(settings.outDir)) && (await readRecords(settings.outDir)).length > 0) {
+    throw new UsageError(`${settings.outDir} holds the results of an earlier run: add --resume to continue it, or choose another --out`, EVALUATE_COMMAND.name);
   }
+}
+
+/** Writes the run.json of the (prepared, locked) output folder; on --resume checks that the settings match. */
+async function prepareOutput(settings: EvaluateSettings, runSettings: RunSettings): Promise<RunInfo> {
   const shard = settings.shard ?? null;
   const existing = await readRunInfo(settings.outDir);
   const records = existing ? await readRecords(settings.outDir) : [];
   let methods = [...settings.methods];
+  // Without --resume such a folder was refused before the model loaded (refuseEarlierRun).
   if (existing && records.length > 0) {
-    if (!settings.resume) {
-      throw new UsageError(`${settings.outDir} holds the results of an earlier run: add --resume to continue it, or choose another --out`, EVALUATE_COMMAND.name);
-    }
     const differences = settingsDifferences(existing.settings, runSettings);
     if (JSON.stringify(existing.shard) !== JSON.stringify(shard)) differences.push(`shard: ${JSON.stringify(existing.shard)} ≠ ${JSON.stringify(shard)}`);
     if (differences.length > 0) throw new UsageError(`--resume: the settings differ from the run in ${settings.outDir} (${differences.join('; ')})`, EVALUATE_COMMAND.name);

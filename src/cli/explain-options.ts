@@ -13,7 +13,9 @@ import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
-import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
+import { DEFAULT_MAX_INPUT_PIXELS } from '../runtime/input-checks.js';
+import { DEFAULT_MEMORY_BUDGET } from '../runtime/memory.js';
+import { parseCommandLine, UsageError, type CommandSpec, type OptionSpec } from './usage.js';
 
 /** Where the weights come from, as the user chose it. */
 export type WeightsChoice = { kind: 'imagenet' } | { kind: 'random'; seed: number } | { kind: 'file'; path: string };
@@ -48,6 +50,10 @@ export interface ExplainSettings {
   readonly maxPixels: number;
   /** Image files over this many bytes are refused. */
   readonly maxBytes: number;
+  /** Models whose input has more pixels are refused at load (undefined: the library's default). */
+  readonly maxInputPixels?: number;
+  /** Working-memory budget of one onnxruntime run, in bytes (undefined: the library's default). */
+  readonly memoryBudget?: number;
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
@@ -63,6 +69,12 @@ export const RANDOM_WEIGHTS_SEED = 0;
 export const IMAGE_EXTENSIONS = ['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff'] as const;
 
 const d = PRESETS.default;
+
+/** `--max-input-pixels` of explain, export and evaluate. */
+export const MAX_INPUT_PIXELS_OPTION: OptionSpec = {
+  name: 'max-input-pixels', type: 'string', value: '<N|NM>', default: `${Math.sqrt(DEFAULT_MAX_INPUT_PIXELS)}×${Math.sqrt(DEFAULT_MAX_INPUT_PIXELS)}`, group: 'Model',
+  description: "refuse a model file whose fixed input has more pixels (height × width), e.g. 1M",
+};
 
 const MODEL = 'Model';
 const RULES = 'LRP rules (override the preset)';
@@ -97,6 +109,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       description: 'refuse images with more pixels (e.g. 200M); larger ones are shrunk while decoding, memory stays bounded' },
     { name: 'max-file-size', type: 'string', value: '<MB>', default: String(DEFAULT_MAX_IMAGE_BYTES / 2 ** 20), group: MODEL,
       description: 'refuse image files larger than this many MiB' },
+    MAX_INPUT_PIXELS_OPTION,
     { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
       description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
@@ -126,6 +139,8 @@ export const EXPLAIN_COMMAND: CommandSpec = {
       description: 'print the results as one JSON array on stdout (nothing else goes to stdout)' },
     { name: 'batch', short: 'b', type: 'string', value: '<N>', default: String(DEFAULT_BATCH), group: RUN,
       description: 'images per onnxruntime run (more = faster per image, more memory)' },
+    { name: 'memory-budget', type: 'string', value: '<MiB>', default: String(DEFAULT_MEMORY_BUDGET / 2 ** 20), group: RUN,
+      description: 'working memory of one onnxruntime run: more classes (--classes, --top-k) or images run in several runs, same results' },
     { name: 'quiet', short: 'q', type: 'boolean', default: 'off', group: RUN,
       description: 'no progress, summary table or warnings (errors are still printed)' },
     { name: 'help', short: 'h', type: 'boolean', group: RUN, description: 'show this help' },
@@ -177,7 +192,9 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
     : integer('quantize', str('quantize')!, 2, `an integer in 2..${MAX_QUANTIZE_LEVELS} (levels)`, MAX_QUANTIZE_LEVELS);
   const outDir = str('out') ?? DEFAULT_OUT_DIR;
   if (outDir.trim() === '') fail('--out needs a directory name');
-  const maxPixels = str('max-pixels') === undefined ? DEFAULT_MAX_PIXELS : pixelCount(str('max-pixels')!);
+  const maxPixels = str('max-pixels') === undefined ? DEFAULT_MAX_PIXELS : pixelCount('max-pixels', str('max-pixels')!);
+  const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'));
+  const memoryBudget = str('memory-budget') === undefined ? undefined : integer('memory-budget', str('memory-budget')!, 1, 'an integer ≥ 1 (MiB)', 2 ** 32) * 2 ** 20;
   const maxBytes =
     str('max-file-size') === undefined ? DEFAULT_MAX_IMAGE_BYTES : integer('max-file-size', str('max-file-size')!, 1, 'an integer ≥ 1 (MiB)') * 2 ** 20;
   const formats = parseFormats(v.format as string[] | undefined);
@@ -214,6 +231,8 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       maxPixels,
       maxBytes,
+      ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
+      ...(memoryBudget !== undefined ? { memoryBudget } : {}),
       resume: flag('resume'),
       json: flag('json'),
       quiet: flag('quiet'),
@@ -291,12 +310,17 @@ function parseFormats(values: readonly string[] | undefined): OutputFormat[] {
   return OUTPUT_FORMATS.filter((f) => asked.includes(f));
 }
 
-/** `--max-pixels`: a pixel count, or megapixels with an `M` suffix (`200M`). */
-function pixelCount(text: string): number {
+/** `--max-pixels`, `--max-input-pixels`: a pixel count, or megapixels with an `M` suffix (`200M`). */
+function pixelCount(option: string, text: string, command = EXPLAIN_COMMAND.name): number {
   const match = /^(\d+(?:\.\d+)?)([mM]?)$/.exec(text.trim());
   const value = match ? Math.round(Number(match[1]) * (match[2] ? 1e6 : 1)) : NaN;
-  if (!(value >= 1) || !Number.isSafeInteger(value)) fail(`--max-pixels must be a pixel count ≥ 1, e.g. 50000000 or 50M, got "${text}"`);
+  if (!(value >= 1) || !Number.isSafeInteger(value)) throw new UsageError(`--${option} must be a pixel count ≥ 1, e.g. 50000000 or 50M, got "${text}"`, command);
   return value;
+}
+
+/** `--max-input-pixels` of `command`, or undefined when not given. */
+export function parseMaxInputPixels(text: string | undefined, command = EXPLAIN_COMMAND.name): number | undefined {
+  return text === undefined ? undefined : pixelCount('max-input-pixels', text, command);
 }
 
 function optionalNumber(option: string, text: string | undefined, ok: (x: number) => boolean, what: string): number | undefined {

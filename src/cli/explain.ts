@@ -52,11 +52,11 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   // ImageNet and random weights have 1000 classes: fail before a download or a long load.
   if (settings.weights.kind !== 'file') checkClass(settings.classIndex, IMAGENET_CLASS_COUNT);
   const labels = settings.labels === undefined ? undefined : readLabels(settings.labels);
-  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
+  const resolve = (): Promise<ResolvedWeights> => resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet, command: EXPLAIN_COMMAND.name });
   // A missing weights file is a usage error: found before anything is written.
   const fileWeights = settings.weights.kind === 'file' ? await resolve() : undefined;
   // The output folder next: a bad --out fails now, not after a download, the model load or every image.
-  const { stale, undo } = await prepareOutputFolder(settings.outDir);
+  const { stale, undo } = await prepareOutputFolder(settings.outDir, isOutputName);
   if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
 
   let model: LrpResNet;
@@ -70,6 +70,8 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
       ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
+      ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
+      ...(settings.memoryBudget !== undefined ? { memoryBudget: settings.memoryBudget } : {}),
     });
     try {
       checkClass(settings.classIndex, model.info.classes);
@@ -201,23 +203,52 @@ async function explainAll(
   };
 
   type Decoded = { job: Job; image: LoadedImage }[];
-  type Computed = { job: Job; image: LoadedImage; lrps: LrpResult[] }[];
-  // Several classes of one image share its forward pass: one run per image, K targets in it.
-  const multi = settings.classes !== undefined || settings.topK !== undefined;
-  const explainClasses = (input: Float32Array): Promise<LrpResult[]> =>
-    settings.classes ? model.computeLrp(input, { classIndices: settings.classes, debug: true }) : model.computeLrp(input, { topK: settings.topK!, debug: true });
-  const run = async (decoded: Decoded): Promise<LrpResult[][]> => {
-    if (!multi) {
-      const lrps = await model.computeLrpBatch(
-        decoded.map((d) => d.image.input),
-        { debug: true, ...(settings.classIndex !== undefined ? { classIndices: decoded.map(() => settings.classIndex) } : {}) },
-      );
-      return lrps.map((lrp) => [lrp]);
-    }
-    const out: LrpResult[][] = [];
-    for (const d of decoded) out.push(await explainClasses(d.image.input));
-    return out;
+  type Computed = { job: Job; image: LoadedImage; lrp: LrpResult }[];
+  /** Writes the outputs of class `k` of an image; its row of the summary. */
+  const writeResult = async (job: Job, image: LoadedImage, lrp: LrpResult, k: number): Promise<InputResult> => {
+    const explanation = explain(lrp, image, weights, model, settings, names);
+    const written = await writeOutputs({
+      paths: job.paths[k]!,
+      image,
+      attribution: lrp.attribution.data,
+      explanation,
+      title: titleOf(explanation, weights),
+      style: { quantize: settings.quantize, positiveOnly: settings.positiveOnly, ...(settings.colormap ? { colormap: settings.colormap } : {}) },
+      includeMap: settings.includeMap,
+      ...(lrp.trace ? { trace: lrp.trace } : {}),
+    });
+    return {
+      input: job.input.path,
+      name: tagged(job.input.name, tags[k]!),
+      status: 'ok',
+      predictedClass: explanation.prediction.classIndex,
+      className: explanation.prediction.className,
+      confidence: explanation.prediction.confidence,
+      targetClass: explanation.target.classIndex,
+      targetName: explanation.target.className,
+      conservation: explanation.conservation,
+      conservationError: explanation.conservationError,
+      outputs: written,
+    };
   };
+  /**
+   * Several classes of one image share its forward pass, K targets per run. Each run's outputs
+   * are written before the next run starts, so any K needs the memory of one run only.
+   */
+  const explainClasses = async ({ job, image }: Decoded[number]): Promise<void> => {
+    const rows: InputResult[] = [];
+    const options = settings.classes ? { classIndices: settings.classes, debug: true } : { topK: settings.topK!, debug: true };
+    for await (const lrps of model.computeLrpRuns(image.input, options)) {
+      for (const lrp of lrps) {
+        // A non-finite result is that image's failure, never a figure with NaN in it.
+        assertFiniteResult(lrp, job.input.path);
+        rows.push(await writeResult(job, image, lrp, rows.length));
+      }
+    }
+    results[job.index] = rows;
+    progress.advance(printable(job.input.name));
+  };
+  const multi = settings.classes !== undefined || settings.topK !== undefined;
   await runPipelined<Job, Decoded, Computed>(chunk(jobs, multi ? 1 : settings.batch), {
     async decode(batch) {
       const loaded = await Promise.allSettled(batch.map((job) => load(job.input.path)));
@@ -227,14 +258,21 @@ async function explainAll(
     },
     async compute(decoded) {
       if (decoded.length === 0) return [];
+      if (multi) {
+        for (const d of decoded) await explainClasses(d).catch((error: unknown) => fail(d.job, error));
+        return [];
+      }
       try {
-        const lrps = await run(decoded);
+        const lrps = await model.computeLrpBatch(
+          decoded.map((d) => d.image.input),
+          { debug: true, ...(settings.classIndex !== undefined ? { classIndices: decoded.map(() => settings.classIndex) } : {}) },
+        );
         // A non-finite result is that image's failure, never a figure with NaN in it.
         const ok: Computed = [];
         decoded.forEach((d, i) => {
           try {
-            for (const lrp of lrps[i]!) assertFiniteResult(lrp, d.job.input.path);
-            ok.push({ ...d, lrps: lrps[i]! });
+            assertFiniteResult(lrps[i]!, d.job.input.path);
+            ok.push({ ...d, lrp: lrps[i]! });
           } catch (error) {
             fail(d.job, error);
           }
@@ -247,36 +285,9 @@ async function explainAll(
     },
     async write(computed) {
       await Promise.all(
-        computed.map(async ({ job, image, lrps }) => {
+        computed.map(async ({ job, image, lrp }) => {
           try {
-            const rows: InputResult[] = [];
-            for (const [k, lrp] of lrps.entries()) {
-              const explanation = explain(lrp, image, weights, model, settings, names);
-              const written = await writeOutputs({
-                paths: job.paths[k]!,
-                image,
-                attribution: lrp.attribution.data,
-                explanation,
-                title: titleOf(explanation, weights),
-                style: { quantize: settings.quantize, positiveOnly: settings.positiveOnly, ...(settings.colormap ? { colormap: settings.colormap } : {}) },
-                includeMap: settings.includeMap,
-                ...(lrp.trace ? { trace: lrp.trace } : {}),
-              });
-              rows.push({
-                input: job.input.path,
-                name: tagged(job.input.name, tags[k]!),
-                status: 'ok',
-                predictedClass: explanation.prediction.classIndex,
-                className: explanation.prediction.className,
-                confidence: explanation.prediction.confidence,
-                targetClass: explanation.target.classIndex,
-                targetName: explanation.target.className,
-                conservation: explanation.conservation,
-                conservationError: explanation.conservationError,
-                outputs: written,
-              });
-            }
-            results[job.index] = rows;
+            results[job.index] = [await writeResult(job, image, lrp, 0)];
             progress.advance(printable(job.input.name));
           } catch (error) {
             fail(job, error);

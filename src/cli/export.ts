@@ -5,10 +5,11 @@
 import { LrpResNet } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
+import { EXPLAIN_COMMAND, parseMaxInputPixels, parseRuleOptions, parseWeights } from './explain-options.js';
 import { MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
-import { resolveWeights } from './weights.js';
+import { prepareOutputFile } from './output-folder.js';
+import { resolveWeights, type ResolvedWeights } from './weights.js';
 
 const shared = (names: readonly string[]): OptionSpec[] => EXPLAIN_COMMAND.options.filter((o) => names.includes(o.name));
 
@@ -22,7 +23,7 @@ export const EXPORT_COMMAND: CommandSpec = {
     'explained_class, start_relevance, relevance, attribution and trace; dynamic batch;\n' +
     'metadata_props with the rules, the preprocessing, the trace names and the class names.',
   options: [
-    ...shared(['weights', 'labels', 'precision', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
+    ...shared(['weights', 'labels', 'precision', 'max-input-pixels', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
     { name: 'out', short: 'o', type: 'string', value: '<file.onnx>', group: 'Output', description: 'the file to write (required)' },
     { ...SIZE_OPTION, group: 'Model' },
     { name: 'include-preprocessing', type: 'boolean', default: 'off', group: 'Output',
@@ -60,6 +61,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
   }
   const precision = oneOf('precision', str('precision') ?? 'float32', PRECISIONS);
   const size = str('size') === undefined ? undefined : integer('size', str('size')!, 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE);
+  const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'), EXPORT_COMMAND.name);
   let labels: string[] | undefined;
   if (str('labels') !== undefined) {
     try {
@@ -69,15 +71,34 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     }
   }
   const quiet = values.quiet === true;
-  const weights = await resolveWeights(weightsChoice!, { stderr: io.stderr, env: io.env, quiet });
-  const model = await LrpResNet.load({
-    weights: weights.source,
-    rules,
-    precision,
-    ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
-    ...(labels ? { labels } : {}),
-    ...(size !== undefined ? { input: { size } } : {}),
-  });
+  const resolve = () => resolveWeights(weightsChoice!, { stderr: io.stderr, env: io.env, quiet, command: EXPORT_COMMAND.name });
+  // A weights file is only checked here (no download); the ImageNet file is fetched after --out is checked.
+  const fileWeights = weightsChoice!.kind === 'file' ? await resolve() : undefined;
+  const inputs = (source: ResolvedWeights['source']): [string, string][] => [
+    ...(typeof source === 'string' ? [['--weights', source] as [string, string]] : []),
+    ...(str('labels') !== undefined ? [['--labels', str('labels')!] as [string, string]] : []),
+  ];
+  // --out before anything expensive: a device, a FIFO, the input itself or a read-only folder fails now.
+  const { undo } = await prepareOutputFile(out!, inputs(fileWeights?.source ?? null));
+  let model: LrpResNet;
+  let weights: ResolvedWeights;
+  try {
+    weights = fileWeights ?? (await resolve());
+    // The downloaded ImageNet file is an input too.
+    if (!fileWeights) await prepareOutputFile(out!, inputs(weights.source));
+    model = await LrpResNet.load({
+      weights: weights.source,
+      rules,
+      precision,
+      ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      ...(labels ? { labels } : {}),
+      ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
+      ...(size !== undefined ? { input: { size } } : {}),
+    });
+  } catch (error) {
+    await undo();
+    throw error;
+  }
   try {
     const bytes = model.exportExplainer({ includePreprocessing: values['include-preprocessing'] === true });
     await writeFileAtomic(out!, bytes);

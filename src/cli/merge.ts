@@ -4,19 +4,14 @@
  * the report depends only on the records, taken in image order.
  */
 import { join, resolve } from 'node:path';
-import { readRecords, readRunInfo, RESULTS_FILE, settingsDifferences, sortRecords, writeRunInfo, type EvaluationRecord, type RunInfo } from '../eval/records.js';
+import { readRecords, readRunInfo, RESULTS_FILE, settingsDifferences, sortRecords, uniqueRecords, writeRunInfo, type EvaluationRecord, type RunInfo } from '../eval/records.js';
 import { summarize, writeReport } from '../eval/report.js';
 import { classNames } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
-import { formatReportTable } from './evaluate.js';
+import { formatReportTable, isEvaluateOutput } from './evaluate.js';
+import { prepareOutputFolder } from './output-folder.js';
 import { MERGE_COMMAND, parseMergeArgs } from './evaluate-options.js';
 import { formatHelp, UsageError, type CliIO } from './usage.js';
-
-/** The metric values of a record (what must agree when two folders hold the same image and method). */
-function values(r: EvaluationRecord): string {
-  const { seconds: _, ...rest } = r;
-  return JSON.stringify(rest);
-}
 
 export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const request = parseMergeArgs(argv);
@@ -28,10 +23,13 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
   const out = resolve(settings.outDir);
   if (settings.inputs.some((dir) => resolve(dir) === out)) throw new UsageError(`--out ${settings.outDir} is one of the run folders; choose a new folder`, MERGE_COMMAND.name);
 
+  await prepareOutputFolder(settings.outDir, isEvaluateOutput);
+
   let first: RunInfo | undefined;
   const methods: string[] = [];
   const shards = new Set<number>();
-  const records = new Map<string, EvaluationRecord>();
+  const records: EvaluationRecord[] = [];
+  const sources: string[] = [];
   for (const dir of settings.inputs) {
     const info = await readRunInfo(dir);
     if (!info) throw new UsageError(`${dir} is not an evaluate output folder (no run.json)`, MERGE_COMMAND.name);
@@ -44,10 +42,8 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
     for (const m of info.methods) if (!methods.includes(m)) methods.push(m);
     if (info.shard) shards.add(info.shard.index);
     for (const r of await readRecords(dir)) {
-      const k = `${r.index}\t${r.method}`;
-      const seen = records.get(k);
-      if (seen && values(seen) !== values(r)) throw new Error(`${dir}: ${r.image} with ${r.method} differs from another folder's result for it`);
-      if (!seen) records.set(k, r);
+      records.push(r);
+      sources.push(dir);
     }
   }
   const count = first!.shard?.count;
@@ -56,7 +52,8 @@ export async function mergeCommand(argv: readonly string[], io: CliIO): Promise<
     io.stderr.write(`warning: shards ${missing.map((i) => `${i}/${count}`).join(', ')} are missing: the report covers part of the images\n`);
   }
   const info: RunInfo = { format: 'resnet-lrp-evaluate/1', settings: first!.settings, methods, shard: null };
-  const sorted = sortRecords([...records.values()], methods);
+  // Duplicates within a folder and across folders count once, as in evaluate's own report.
+  const sorted = sortRecords(uniqueRecords(records, (i) => sources[i]!), methods);
   await writeFileAtomic(join(settings.outDir, RESULTS_FILE), sorted.map((r) => `${JSON.stringify(r)}\n`).join(''));
   await writeRunInfo(settings.outDir, info);
   const report = summarize(info, sorted, classNames(info.settings.classes));

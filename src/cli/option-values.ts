@@ -53,6 +53,8 @@ export function optionValues(command: string): OptionValues {
     },
     integer(option: string, text: string, min: number, what: string, max = Number.MAX_SAFE_INTEGER): number {
       const value = /^\+?\d+$/.test(text.trim()) ? Number(text) : NaN;
+      // Beyond the largest safe integer (the only bound `what` does not state): say the real range.
+      if (max === Number.MAX_SAFE_INTEGER && Number.isFinite(value) && value > max) fail(`--${option} must be ${what} and at most ${max}, got "${text}"`);
       if (!Number.isSafeInteger(value) || value < min || value > max) fail(`--${option} must be ${what}, got "${text}"`);
       return value;
     },

@@ -4,12 +4,16 @@
  * serves is static (dist/web, built by `npm run build`); with `--weights` it also serves that
  * one model file and names it in `config.json`, so the page starts with it.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { isIP } from 'node:net';
+import { hostname } from 'node:os';
 import { basename, dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { HDF5_SIGNATURE, isOnnxBytes } from '../weights/from-bytes.js';
 import { parseWeights } from './explain-options.js';
+import { printable } from './printable.js';
 import { optionValues } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec } from './usage.js';
 import { resolveWeights } from './weights.js';
@@ -74,6 +78,7 @@ export async function startServer(options: ServeOptions = {}): Promise<{ url: st
   const index = await stat(join(root, 'index.html')).catch(() => undefined);
   if (!index?.isFile()) throw new Error(`${root}: the web page is not built (run npm run build)`);
   const model = options.model;
+  const allowedHosts = hostNames(options.host ?? '127.0.0.1');
   const modelUrl = model ? `/model/${encodeURIComponent(basename(model.path))}` : undefined;
   const server = createServer((request, response) => {
     const send = (status: number, body: string, type = 'text/plain; charset=utf-8'): void => {
@@ -81,6 +86,8 @@ export async function startServer(options: ServeOptions = {}): Promise<{ url: st
       response.end(request.method === 'HEAD' ? undefined : body);
     };
     if (request.method !== 'GET' && request.method !== 'HEAD') return send(405, 'method not allowed');
+    // DNS rebinding: a page of another site whose name resolves to this address must not read the model.
+    if (!isAllowedHost(request.headers.host, allowedHosts)) return send(421, 'unknown host: this server answers only for the names it listens on');
     let path: string;
     try {
       path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname);
@@ -126,6 +133,47 @@ export async function startServer(options: ServeOptions = {}): Promise<{ url: st
   };
 }
 
+/**
+ * The host names a request may address: the listening address itself, and for a loopback or
+ * wildcard address `localhost` and the loopback addresses; for the wildcard also this machine's
+ * name and any IP address (what others on the network type). A DNS name someone else controls
+ * is never among them.
+ */
+export function hostNames(listen: string): Set<string> {
+  const names = new Set([listen.toLowerCase()]);
+  const loopback = ['localhost', '127.0.0.1', '::1'];
+  if (listen === '0.0.0.0' || listen === '::' || loopback.includes(listen.toLowerCase()) || listen.startsWith('127.')) {
+    for (const name of loopback) names.add(name);
+  }
+  if (listen === '0.0.0.0' || listen === '::') {
+    names.add(hostname().toLowerCase());
+    names.add('*ip');
+  }
+  return names;
+}
+
+/** True when the Host header (name and optional port) names one of `allowed` ({@link hostNames}). */
+export function isAllowedHost(header: string | undefined, allowed: ReadonlySet<string>): boolean {
+  if (!header) return false;
+  const match = /^(?:\[([0-9a-f:.]+)\]|([^:\[\]]+))(?::\d+)?$/i.exec(header.trim());
+  if (!match) return false;
+  const name = (match[1] ?? match[2]!).toLowerCase().replace(/\.$/, '');
+  return allowed.has(name) || (allowed.has('*ip') && isIP(name) !== 0);
+}
+
+/** True when the file starts like a Keras HDF5 or an ONNX file (what the page can load). */
+async function isModelFile(path: string): Promise<boolean> {
+  const file = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const head = new Uint8Array(HDF5_SIGNATURE.length);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    const bytes = head.subarray(0, bytesRead);
+    return (bytesRead === HDF5_SIGNATURE.length && HDF5_SIGNATURE.every((b, i) => bytes[i] === b)) || isOnnxBytes(bytes);
+  } finally {
+    await file.close();
+  }
+}
+
 /** Runs `serve` until interrupted. */
 export async function serveCommand(argv: readonly string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandLine(SERVE_COMMAND, argv);
@@ -141,11 +189,13 @@ export async function serveCommand(argv: readonly string[], io: CliIO): Promise<
   if (weights !== undefined) {
     const choice = parseWeights(weights);
     if (choice.kind === 'random') usage('--weights random cannot be served: give a .h5 or .onnx file, or imagenet');
-    const resolved = await resolveWeights(choice, { stderr: io.stderr, env: io.env, quiet: false });
-    model = { path: resolve(resolved.source as string), label: resolved.label === 'imagenet' ? 'ImageNet ResNet50 (Keras)' : basename(resolved.label) };
+    const resolved = await resolveWeights(choice, { stderr: io.stderr, env: io.env, quiet: false, command: SERVE_COMMAND.name });
+    const path = resolve(resolved.source as string);
+    if (!(await isModelFile(path))) usage(`--weights ${printable(weights)} is not a model file (neither HDF5 nor ONNX): serve shares only model files`);
+    model = { path, label: resolved.label === 'imagenet' ? 'ImageNet ResNet50 (Keras)' : basename(resolved.label) };
   }
   const { url, close } = await startServer({ port, host: (values.host as string | undefined) ?? '127.0.0.1', ...(model ? { model } : {}) });
-  io.stdout.write(`Serving the resnet-lrp page on ${url} (cross-origin isolated: WebAssembly threads on)${model ? `, model ${model.label}` : ''}. Ctrl-C stops.\n`);
+  io.stdout.write(`Serving the resnet-lrp page on ${url} (cross-origin isolated: WebAssembly threads on)${model ? `, model ${printable(model.label)}` : ''}. Ctrl-C stops.\n`);
   await new Promise<void>((done) => {
     const stop = (): void => {
       io.stdout.write('Stopped.\n');

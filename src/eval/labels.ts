@@ -60,7 +60,8 @@ export type LabelTable = ReadonlyMap<string, number>;
  * second column starts with the WordNet id, works as it is). Keys may be paths, file names or
  * file names without extension.
  *
- * @throws Error naming the file and line of a label that is not a class of the model.
+ * @throws Error naming the file and line of a label that is not a class of the model, or of an
+ *   image listed again with another label.
  */
 export async function readLabelFile(path: string, classes: number): Promise<LabelTable> {
   const text = await readFile(path, 'utf8').catch((error: Error) => {
@@ -70,6 +71,9 @@ export async function readLabelFile(path: string, classes: number): Promise<Labe
   const add = (key: string, value: string, where: string): void => {
     const label = parseClassName(value.trim().split(/\s+/)[0] ?? '', classes);
     if (label === undefined) throw new Error(`${path}${where}: "${value}" is not a class of the model (an index 0..${classes - 1}${classes === IMAGENET_CLASS_COUNT ? ' or an ImageNet WordNet id' : ''})`);
+    const earlier = table.get(key.trim());
+    // Which of two labels would be measured depends on the order of the lines: refuse instead.
+    if (earlier !== undefined && earlier !== label) throw new Error(`${path}${where}: "${key.trim()}" is listed again with another label (${label}, before ${earlier})`);
     table.set(key.trim(), label);
   };
   if (extname(path).toLowerCase() === '.json') {

@@ -4,8 +4,9 @@
  * flight; `--resume` continues after the last complete line), and the run's settings in
  * `run.json` (so a resumed run or a merge cannot mix incompatible results).
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { readRegularFile } from '../image/read-file.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import type { TieRule } from './patch-insdel.js';
 
@@ -53,6 +54,11 @@ export interface RunSettings {
   ties: TieRule;
   /** Model: the weights' label, the arithmetic, how images are fitted. */
   model: string;
+  /**
+   * The model's identity by content: `sha256:<hex>` of the weights file, or `random(seed=N)`.
+   * Two files under one path are two models (absent in run.json files written before it).
+   */
+  modelId?: string;
   precision: string;
   fit: string;
   /** Seed of the random baseline and of the `random` tie rule. */
@@ -95,10 +101,7 @@ export async function appendRecord(dir: string, record: EvaluationRecord): Promi
  */
 export async function readRecords(dir: string, options: { repair?: boolean } = {}): Promise<EvaluationRecord[]> {
   const path = join(dir, RESULTS_FILE);
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return '';
-    throw error;
-  });
+  const text = (await readRunFile(path)) ?? '';
   const lines = text.split('\n');
   const partial = lines.pop() !== '';
   if (partial && options.repair) await writeFileAtomic(path, lines.map((l) => `${l}\n`).join(''));
@@ -115,10 +118,7 @@ export async function readRecords(dir: string, options: { repair?: boolean } = {
 
 export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
   const path = join(dir, RUN_FILE);
-  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-    if (error.code === 'ENOENT') return undefined;
-    throw error;
-  });
+  const text = await readRunFile(path);
   if (text === undefined) return undefined;
   const info = JSON.parse(text) as RunInfo;
   if (info.format !== 'resnet-lrp-evaluate/1') throw new Error(`${path}: not a resnet-lrp evaluate run (format ${String(info.format)})`);
@@ -127,15 +127,64 @@ export async function readRunInfo(dir: string): Promise<RunInfo | undefined> {
   return info;
 }
 
+/** Largest run file read: about the longest string JavaScript holds (V8: 2²⁹ − 24 characters). */
+const MAX_RUN_FILE_BYTES = 2 ** 29 - 24;
+
+/**
+ * The text of a file of a run folder, or undefined when there is none. Only a regular file is
+ * read: a FIFO named results.jsonl would block the run forever, a device never end.
+ */
+async function readRunFile(path: string): Promise<string | undefined> {
+  try {
+    return new TextDecoder().decode(await readRegularFile(path, MAX_RUN_FILE_BYTES));
+  } catch (error) {
+    if (((error as Error).cause as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
 export async function writeRunInfo(dir: string, info: RunInfo): Promise<void> {
   await writeFileAtomic(join(dir, RUN_FILE), `${JSON.stringify(info, null, 2)}\n`);
 }
 
 /** The settings that differ between two runs, as `name: a ≠ b` (empty when compatible). */
 export function settingsDifferences(a: RunSettings, b: RunSettings): string[] {
-  return (Object.keys(a) as (keyof RunSettings)[])
+  const keys = Object.keys(a) as (keyof RunSettings)[];
+  // The model's identity counts whichever side has it: a folder without one cannot prove it used the same file.
+  if (!('modelId' in a) && 'modelId' in b) keys.push('modelId');
+  return keys
     .filter((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]))
     .map((key) => `${key}: ${JSON.stringify(a[key])} ≠ ${JSON.stringify(b[key])}`);
+}
+
+/**
+ * One record per image and method, as the report and `merge` both count them: of duplicates
+ * (the same image position and method twice, e.g. appended by two runs on one folder before
+ * folders were locked) the first is kept when they agree in everything but the wall time.
+ *
+ * @param source names where record `i` came from, for messages (a folder, a file).
+ * @throws Error naming both sources when two records of one image and method differ.
+ */
+export function uniqueRecords(records: readonly EvaluationRecord[], source: (i: number) => string = () => RESULTS_FILE): EvaluationRecord[] {
+  const seen = new Map<string, number>();
+  const unique: EvaluationRecord[] = [];
+  records.forEach((r, i) => {
+    const key = `${r.index}\t${r.method}`;
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, i);
+      unique.push(r);
+    } else if (metricValues(records[first]!) !== metricValues(r)) {
+      throw new Error(`${source(i)}: ${r.image} with ${r.method} differs from another result for it in ${source(first)}`);
+    }
+  });
+  return unique;
+}
+
+/** A record without its wall time: what must agree between two results of one image and method. */
+function metricValues(r: EvaluationRecord): string {
+  const { seconds: _, ...rest } = r;
+  return JSON.stringify(rest);
 }
 
 /** Records in report order: by image position, then by the run's method order. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { renderCurvesPlot } from './plot.js';
 import { mulberry32 } from './random-method.js';
-import { sortRecords, type EvaluationRecord, type RunInfo, type RunSettings } from './records.js';
+import { sortRecords, uniqueRecords, type EvaluationRecord, type RunInfo, type RunSettings } from './records.js';
 
 /** Mean and standard error of the mean (sample s.d. / √n; null for n < 2). */
 export interface MeanSe {
@@ -96,10 +96,14 @@ export function meanSe(values: readonly number[]): MeanSe {
   return { mean, se: Math.sqrt(squares / (n - 1) / n) };
 }
 
-/** Summarises records (any order) for the run's methods. */
+/**
+ * Summarises records (any order) for the run's methods; duplicates count once ({@link uniqueRecords}).
+ *
+ * @throws Error when two records of one image and method differ.
+ */
 export function summarize(info: RunInfo, records: readonly EvaluationRecord[], classNames: readonly string[]): EvaluationReport {
   const methods = [...info.methods, ...new Set(records.map((r) => r.method).filter((m) => !info.methods.includes(m)))];
-  const sorted = sortRecords(records, methods);
+  const sorted = sortRecords(uniqueRecords(records), methods);
   const byMethod = new Map(methods.map((m) => [m, sorted.filter((r) => r.method === m)]));
   const summaries: MethodSummary[] = methods
     .filter((m) => byMethod.get(m)!.length > 0)

@@ -155,9 +155,18 @@ export function blendOverlay(image: Uint8Array, heat: Uint8Array, alpha: number 
   return out;
 }
 
-/** Escapes text for use inside SVG/XML character data and attribute values. */
+/** Characters XML 1.0 does not allow even escaped: C0 controls but tab and line breaks, U+FFFE/U+FFFF, lone surrogates. */
+const NOT_XML = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+/**
+ * Escapes text for use inside SVG/XML character data and attribute values. Characters XML
+ * cannot hold at all (a vertical tab in a class name made every figure fail to render) are
+ * shown as escapes (`\x0b`), lone surrogates as U+FFFD.
+ */
 export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
+  return text
+    .replace(NOT_XML, (c) => (c.length === 1 && c.charCodeAt(0) < 0x20 ? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}` : '\ufffd'))
+    .replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
 /** Formats the colour-scale maximum compactly (3 significant digits). */

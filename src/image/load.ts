@@ -19,6 +19,7 @@
  */
 import sharp, { type Sharp } from 'sharp';
 import { CAFFE_INPUT, preprocessRgb, type InputDescription } from '../model/input.js';
+import { describeValue } from '../runtime/input-checks.js';
 import { checkPixelLimit, decodeTargetSize, decoderMessage, DEFAULT_MAX_PIXELS } from './decode-limits.js';
 import { DEFAULT_MAX_IMAGE_BYTES, readRegularFile } from './read-file.js';
 import { cropResizeTo, fitToSquare, type FitMode, type RawRgb } from './resize.js';
@@ -93,10 +94,16 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
     throw new Error(`loadImage: fit must be 'resize' or 'center-crop', got ${String(fit)}`);
   }
 
+  if (typeof source !== 'string' && !(source instanceof Uint8Array)) {
+    throw new TypeError(`loadImage takes a file path or the file's bytes (Uint8Array), got ${describeValue(source)}`);
+  }
   const name = typeof source === 'string' ? source : BUFFER_SOURCE;
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!(maxPixels > 0)) throw new Error(`loadImage: maxPixels must be a number > 0, got ${String(maxPixels)}`);
-  const bytes = typeof source === 'string' ? await readRegularFile(source, options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES) : source;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_IMAGE_BYTES;
+  // NaN would fail every "larger than" test and switch the limit off.
+  if (typeof maxBytes !== 'number' || !(maxBytes >= 1)) throw new RangeError(`loadImage: maxBytes must be a number ≥ 1, got ${String(maxBytes)}`);
+  const bytes = typeof source === 'string' ? await readRegularFile(source, maxBytes) : source;
   if (bytes.length === 0) {
     throw new Error(`${name}: ${typeof source === 'string' ? 'file' : 'buffer'} is empty`);
   }

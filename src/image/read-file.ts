@@ -5,6 +5,7 @@
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { fileKind } from '../util/make-dir.js';
 
 /** Default largest image file read, in bytes (256 MiB: far above any photo; TIFF scans fit). */
 export const DEFAULT_MAX_IMAGE_BYTES = 256 * 1024 * 1024;
@@ -78,12 +79,4 @@ function openProblem(error: unknown): string {
     : code === 'ELOOP' ? 'too many levels of symbolic links (a symlink loop?)'
     : code === 'ENXIO' ? 'not a regular file (a socket or a device without a reader)'
     : `cannot be read (${(error as Error).message})`;
-}
-
-function fileKind(info: { isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
-  return info.isFIFO() ? 'a FIFO'
-    : info.isCharacterDevice() ? 'a character device'
-    : info.isBlockDevice() ? 'a block device'
-    : info.isSocket() ? 'a socket'
-    : 'not a file';
 }

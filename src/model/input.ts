@@ -128,3 +128,34 @@ export function preprocessRgb(rgb: ArrayLike<number>, width: number, height: num
   }
   return out;
 }
+
+/**
+ * Checks the user's changes to an input description (the `input` load option) before a model
+ * is read: three finite means, three finite non-zero stds, a finite non-zero scale, a positive
+ * integer size, a known channel order and resize policy.
+ *
+ * @throws TypeError / RangeError naming the field and the value given.
+ */
+export function checkInputChanges(changes: unknown): void {
+  const show = (v: unknown): string => (Array.isArray(v) ? `[${v.map(String).join(', ')}]` : typeof v === 'string' ? JSON.stringify(v) : String(v));
+  if (changes === null || typeof changes !== 'object' || Array.isArray(changes)) throw new TypeError(`input must be an object ({ mean, std, scale, size, resize, … }), got ${show(changes)}`);
+  const c = changes as Record<string, unknown>;
+  const triple = (key: 'mean' | 'std', ok: (x: number) => boolean, what: string): void => {
+    const v = c[key];
+    if (v === undefined) return;
+    if (!Array.isArray(v) || v.length !== 3 || !v.every((x) => typeof x === 'number' && ok(x))) {
+      throw new RangeError(`input.${key} must be 3 ${what} (one per channel, model channel order), got ${show(v)}`);
+    }
+  };
+  triple('mean', Number.isFinite, 'finite numbers');
+  triple('std', (x) => Number.isFinite(x) && x !== 0, 'finite non-zero numbers');
+  if (c.scale !== undefined && !(typeof c.scale === 'number' && Number.isFinite(c.scale) && c.scale !== 0)) throw new RangeError(`input.scale must be a finite non-zero number, got ${show(c.scale)}`);
+  if (c.size !== undefined && !(typeof c.size === 'number' && Number.isSafeInteger(c.size) && c.size >= 1)) throw new RangeError(`input.size must be an integer ≥ 1, got ${show(c.size)}`);
+  if (c.channelOrder !== undefined && c.channelOrder !== 'RGB' && c.channelOrder !== 'BGR') throw new RangeError(`input.channelOrder must be "RGB" or "BGR", got ${show(c.channelOrder)}`);
+  if (c.name !== undefined && typeof c.name !== 'string') throw new TypeError(`input.name must be a string, got ${show(c.name)}`);
+  if (c.resize !== undefined) {
+    const r = c.resize as Record<string, unknown> | null;
+    if (r === null || typeof r !== 'object' || (r.fit !== 'resize' && r.fit !== 'center-crop')) throw new RangeError(`input.resize must be { fit: 'resize' } or { fit: 'center-crop', resizeTo? }, got ${show(r)}`);
+    if (r.resizeTo !== undefined && !(typeof r.resizeTo === 'number' && Number.isSafeInteger(r.resizeTo) && r.resizeTo >= 1)) throw new RangeError(`input.resize.resizeTo must be an integer ≥ 1, got ${show(r.resizeTo)}`);
+  }
+}

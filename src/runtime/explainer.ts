@@ -10,7 +10,8 @@ import type { ModelGraph, ModelWeights } from '../graph/graph.js';
 import type { InputDescription } from '../model/input.js';
 import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, describeValue } from './input-checks.js';
+import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, checkInputSize, checkSessionOptions, describeValue, DEFAULT_MAX_INPUT_PIXELS } from './input-checks.js';
+import { checkMemoryBudget, modelSize, perImageBytes, perTargetBytes, targetsPerRun } from './memory.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
 import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './types.js';
@@ -27,6 +28,17 @@ export interface ExplainerSource {
   /** One name per class. */
   classNames: readonly string[];
   session?: SessionOptions;
+  /**
+   * Budget in bytes of the working memory of one run that grows with its targets (classes of
+   * `computeLrp(…, { classIndices | topK })`, images of a batch); more targets run in several
+   * runs with the same results. Default {@link DEFAULT_MEMORY_BUDGET} (1 GiB); see docs/limits.md.
+   */
+  memoryBudget?: number;
+  /**
+   * Largest model input accepted, in pixels (height × width): a file declaring a larger fixed
+   * input is refused at load. Default {@link DEFAULT_MAX_INPUT_PIXELS}.
+   */
+  maxInputPixels?: number;
 }
 
 /**
@@ -63,6 +75,7 @@ export class Explainer {
     readonly info: ModelInfo,
     private readonly sessionOptions: SessionOptions,
     readonly classNames: readonly string[],
+    private readonly memoryBudget: number,
   ) {}
 
   /**
@@ -74,6 +87,10 @@ export class Explainer {
   static async create(runtime: Runtime, source: ExplainerSource): Promise<Explainer> {
     const config = resolveLrpOptions(source.rules);
     const precision = checkPrecision(source.precision ?? 'float32');
+    const memoryBudget = checkMemoryBudget(source.memoryBudget);
+    checkSessionOptions(source.session);
+    const [channels, height, width] = inputShape(source.graph);
+    checkInputSize({ height, width, channels }, source.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS, source.label);
     const classes = outputUnits(source.graph);
     if (source.classNames.length !== classes) throw new Error(`${source.classNames.length} class names for a model with ${classes} classes`);
     const compiled = compileExplainer(source.graph, source.weights, config, precision);
@@ -88,7 +105,7 @@ export class Explainer {
       precision,
       rules: describeConfig(config),
     };
-    return new Explainer(runtime, source.graph, source.weights, config, compiled, session, info, source.session ?? {}, source.classNames);
+    return new Explainer(runtime, source.graph, source.weights, config, compiled, session, info, source.session ?? {}, source.classNames, memoryBudget);
   }
 
   /** How images become this model's input. */
@@ -101,23 +118,32 @@ export class Explainer {
     return this.compiled.traceNames;
   }
 
-  /** Logits, probabilities and predicted class, from a forward-only session (compiled on first use). */
+  /**
+   * Logits, probabilities and predicted class, from a forward-only session (compiled on first
+   * use), in runs of at most {@link imagesPerRun} images.
+   */
   async predict(input: ModelInput): Promise<Prediction[]> {
-    const { tensor, count } = this.inputTensor(input);
+    const batch = this.inputImages(input);
     this.forwardSession ??= this.runtime.createSession(compileForwardModel(this.graph, this.weights, this.info.precision), this.sessionOptions);
-    const out = await (await this.forwardSession).run({ [BATCH_INPUT_NAMES.input]: tensor });
+    const session = await this.forwardSession;
     const classes = this.info.classes;
-    return Array.from({ length: count }, (_, i) => {
-      const logits = (out.logits!.data as Float32Array).slice(i * classes, (i + 1) * classes);
-      const probabilities = (out.probabilities!.data as Float32Array).slice(i * classes, (i + 1) * classes);
-      return { classIndex: argmax(logits), logits, probabilities };
-    });
+    const predictions: Prediction[] = [];
+    for (const [start, end] of runs(batch.images.length, this.imagesPerRun)) {
+      const out = await session.run({ [BATCH_INPUT_NAMES.input]: this.tensorOf(batch, start, end) });
+      for (let i = 0; i < end - start; i++) {
+        const logits = (out.logits!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+        const probabilities = (out.probabilities!.data as Float32Array).slice(i * classes, (i + 1) * classes);
+        predictions.push({ classIndex: argmax(logits), logits, probabilities });
+      }
+    }
+    return predictions;
   }
 
   /**
    * Explains one image: relevance of the target class at every input value. With
-   * `classIndices` or `topK` ({@link LrpClassesOptions}): one result per class, all from one
-   * forward pass.
+   * `classIndices` or `topK` ({@link LrpClassesOptions}): one result per class, from one
+   * forward pass per run (a run takes as many classes as the memory budget allows, see
+   * {@link classesPerRun}).
    *
    * ```ts
    * const lrp = await model.computeLrp(input, { classIndex: 281, debug: true });
@@ -125,34 +151,86 @@ export class Explainer {
    * const two = await model.computeLrp(input, { classIndices: [281, 5] });
    * ```
    *
-   * @throws TypeError / RangeError naming the wrong argument (input, class index, `topK`);
-   *   Error when the start rule explains the predicted class only and another is asked for.
+   * @throws TypeError / RangeError naming the wrong argument (input, class index, `topK`, a
+   *   repeated class, `classIndex` together with `topK`/`classIndices`); Error when the start
+   *   rule explains the predicted class only and another is asked for.
    */
   computeLrp(input: ModelInput, options?: LrpCallOptions): Promise<LrpResult>;
   computeLrp(input: ModelInput, options: LrpClassesOptions): Promise<LrpResult[]>;
   /** For callers that pass either kind of options on (the Node entry, the worker): the result follows them. */
   computeLrp(input: ModelInput, options?: LrpCallOptions | LrpClassesOptions): Promise<LrpResult | LrpResult[]>;
-  async computeLrp(input: ModelInput, options: LrpCallOptions | LrpClassesOptions = {}): Promise<LrpResult | LrpResult[]> {
-    const batch = this.inputTensor(input);
-    if (batch.count !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.count}: use computeLrpBatch`);
-    const several = options !== null && typeof options === 'object' && ('classIndices' in options || 'topK' in options);
+  async computeLrp(input: ModelInput, given: LrpCallOptions | LrpClassesOptions | null = {}): Promise<LrpResult | LrpResult[]> {
+    const batch = this.inputImages(input);
+    if (batch.images.length !== 1) throw new Error(`computeLrp takes one image, got a batch of ${batch.images.length}: use computeLrpBatch`);
+    const options = given ?? {};
+    if (typeof options !== 'object') {
+      throw new TypeError(`computeLrp options must be an object ({ classIndex }, { classIndices } or { topK }), got ${describeValue(options)}`);
+    }
+    const several = 'classIndices' in options || 'topK' in options;
     if (!several) {
-      const [result] = await this.explain(batch, [(options as LrpCallOptions | undefined)?.classIndex], options?.debug ?? false);
+      const [result] = await this.explain(batch, [(options as LrpCallOptions).classIndex], options.debug ?? false);
       return result!;
     }
-    const { classIndices, topK } = options as LrpClassesOptions;
-    const targets = this.classTargets(classIndices, topK);
+    const results: LrpResult[] = [];
+    for await (const run of this.classRuns(batch, options as LrpClassesOptions)) results.push(...run);
+    return results;
+  }
+
+  /**
+   * The results of `computeLrp(input, { classIndices | topK })` run by run, each run's classes
+   * as soon as it finished ({@link classesPerRun} at most): a caller that writes and drops them
+   * explains any number of classes in bounded memory. Arguments are checked before the first run.
+   *
+   * @throws as {@link computeLrp}.
+   */
+  async *computeLrpRuns(input: ModelInput, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
+    const batch = this.inputImages(input);
+    if (batch.images.length !== 1) throw new Error(`computeLrpRuns takes one image, got a batch of ${batch.images.length}`);
+    if (options === null || typeof options !== 'object' || !('classIndices' in options || 'topK' in options)) {
+      throw new TypeError(`computeLrpRuns options must be { classIndices } or { topK }, got ${describeValue(options)}`);
+    }
+    yield* this.classRuns(batch, options);
+  }
+
+  /** The K-class runs of one validated image. */
+  private async *classRuns(batch: ImageBatch, options: LrpClassesOptions): AsyncGenerator<LrpResult[], void, undefined> {
+    if ('classIndex' in options && (options as LrpCallOptions).classIndex !== undefined) {
+      throw new TypeError('give classIndex (one class) or classIndices / topK (several), not both');
+    }
+    const targets = this.classTargets(options.classIndices, options.topK);
     this.classesSession ??= this.runtime.createSession(
       compileExplainer(this.graph, this.weights, this.config, this.info.precision, CLASSES_EXPLAINER).model,
       this.sessionOptions,
     );
-    return this.run(await this.classesSession, batch.tensor, BigInt64Array.from(targets, BigInt), 1, targets.length, options.debug ?? false);
+    const session = await this.classesSession;
+    const tensor = this.tensorOf(batch, 0, 1);
+    // Every run repeats the forward pass; the targets are independent, so the results are those of one run.
+    for (const [start, end] of runs(targets.length, this.classesPerRun)) {
+      const target = BigInt64Array.from(targets.slice(start, end), BigInt);
+      yield await this.run(session, tensor, target, 1, end - start, options.debug ?? false);
+    }
   }
 
-  /** Explains a batch in one run; every image may have its own target class. */
+  /**
+   * Explains a batch; every image may have its own target class. A batch larger than the
+   * memory budget allows ({@link imagesPerRun}) runs in several runs.
+   */
   async computeLrpBatch(input: ModelInput | readonly Float32Array[], options: LrpBatchOptions = {}): Promise<LrpResult[]> {
-    const batch = this.inputTensor(input);
+    const batch = this.inputImages(input);
     return this.explain(batch, checkClassIndices(options?.classIndices), options?.debug ?? false);
+  }
+
+  /**
+   * Classes per run of the K-class explainer: the memory budget over the estimated cost of one
+   * class ({@link perTargetBytes}).
+   */
+  get classesPerRun(): number {
+    return targetsPerRun(this.memoryBudget, perTargetBytes(modelSize(this.graph), this.info.precision));
+  }
+
+  /** Images per run of a batch: the memory budget over the estimated cost of one image ({@link perImageBytes}). */
+  get imagesPerRun(): number {
+    return targetsPerRun(this.memoryBudget, perImageBytes(modelSize(this.graph), this.info.precision));
   }
 
   /**
@@ -191,20 +269,30 @@ export class Explainer {
     if (explainsPredictedOnly(this.config)) {
       throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain chosen classes use start: 'softmax'`);
     }
+    const seen = new Map<number, number>();
     return indices.map((c, k) => {
       if (c === undefined) throw new TypeError(`classIndices[${k}] is undefined: give a class index (or use topK)`);
-      return checkClassIndex(c, this.info.classes, 0);
+      const index = checkClassIndex(c, this.info.classes, 0);
+      const first = seen.get(index);
+      if (first !== undefined) throw new RangeError(`classIndices lists class ${index} twice (at ${first} and ${k}): give each class once`);
+      seen.set(index, k);
+      return index;
     });
   }
 
-  /** One run of the single-target explainer on an already validated batch. */
-  private async explain({ tensor, count }: { tensor: RuntimeTensor; count: number }, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
+  /** The single-target explainer on an already validated batch, in runs of at most {@link imagesPerRun} images. */
+  private async explain(batch: ImageBatch, targets: readonly unknown[], debug: boolean): Promise<LrpResult[]> {
+    const count = batch.images.length;
     if (targets.length > count) throw new Error(`${targets.length} class indices for ${count} images`);
     if (explainsPredictedOnly(this.config) && targets.some((t) => t !== undefined)) {
       throw new Error(`start rule "${this.config.start}" explains the predicted class only (as the official code does); to explain a chosen class use start: 'softmax'`);
     }
     const target = BigInt64Array.from({ length: count }, (_, i) => BigInt(checkClassIndex(targets[i], this.info.classes, i)));
-    return this.run(this.session, tensor, target, count, 1, debug);
+    const results: LrpResult[] = [];
+    for (const [start, end] of runs(count, this.imagesPerRun)) {
+      results.push(...(await this.run(this.session, this.tensorOf(batch, start, end), target.slice(start, end), end - start, 1, debug)));
+    }
+    return results;
   }
 
   /** Runs an explainer on `count` images with `perImage` targets each (image-major). */
@@ -222,41 +310,82 @@ export class Explainer {
     if (this.disposed) throw new Error('this model was disposed (dispose() released its sessions): load a new one');
   }
 
-  /** Validates the input and wraps it as a float32 tensor in the model's layout. */
-  private inputTensor(input: ModelInput | readonly Float32Array[]): { tensor: RuntimeTensor; count: number } {
+  /** Validates the input against the model's (every image, before anything runs). */
+  private inputImages(input: ModelInput | readonly Float32Array[]): ImageBatch {
     this.checkNotDisposed();
-    const { data, dims, count } = batchInput(input, this.graph.inputDescription, this.info.inputShape);
-    return { tensor: this.runtime.float32(data, [count, ...dims]), count };
+    return batchInput(input, this.graph.inputDescription, this.info.inputShape);
+  }
+
+  /** Images `start`..`end` of a batch as one float32 tensor in the model's layout. */
+  private tensorOf({ images, dims }: ImageBatch, start: number, end: number): RuntimeTensor {
+    const per = dims[0]! * dims[1]! * dims[2]!;
+    const first = images[start]!;
+    let data: Float32Array;
+    // One whole array is passed as it is; views into a larger one are copied.
+    if (end - start === 1 && first.byteOffset === 0 && first.byteLength === first.buffer.byteLength) data = first;
+    else {
+      data = new Float32Array((end - start) * per);
+      for (let i = start; i < end; i++) data.set(images[i]!, (i - start) * per);
+    }
+    return this.runtime.float32(data, [end - start, ...dims]);
   }
 }
 
+/** Validated images of a batch (views, not copies) and the dimensions of one. */
+interface ImageBatch {
+  images: Float32Array[];
+  dims: [number, number, number];
+}
+
+/** `[start, end)` ranges of at most `size` of `count` items. */
+function runs(count: number, size: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);
+  return out;
+}
+
 /** Validates one image, an array of images or `{ data, shape }` against the model's input. */
-function batchInput(
-  input: ModelInput | readonly Float32Array[],
-  description: InputDescription,
-  [c, h, w]: readonly [number, number, number],
-): { data: Float32Array; dims: number[]; count: number } {
+function batchInput(input: ModelInput | readonly Float32Array[], description: InputDescription, [c, h, w]: readonly [number, number, number]): ImageBatch {
   checkInputKind(input, 'input');
   const layout = description.layout;
-  const dims = layout === 'NCHW' ? [c, h, w] : [h, w, c];
+  const dims: [number, number, number] = layout === 'NCHW' ? [c, h, w] : [h, w, c];
   const per = h * w * c;
   const what = `${layout}, preprocessed`;
   if (Array.isArray(input)) {
-    const count = input.length;
-    if (count === 0) throw new Error('empty batch: give at least one image');
-    const data = new Float32Array(count * per);
-    input.forEach((image, i) => data.set(checkImage(image, per, `image ${i}`, dims, what), i * per));
-    return { data, dims, count };
+    if (input.length === 0) throw new Error('empty batch: give at least one image');
+    // The same array given many times is checked once.
+    const checked = new Set<Float32Array>();
+    const images = input.map((image, i) => {
+      if (checked.has(image)) return image;
+      checked.add(checkImage(image, per, `image ${i}`, dims, what));
+      return image;
+    });
+    return { images, dims };
   }
   if (input instanceof Float32Array || !('shape' in (input as object))) {
-    return { data: checkImage(input as Float32Array, per, 'input', dims, what), dims, count: 1 };
+    return { images: [checkImage(input as Float32Array, per, 'input', dims, what)], dims };
   }
-  const { data: d, shape } = input as { data: Float32Array; shape: readonly number[] };
+  const { data: d, shape } = input as { data: Float32Array; shape: unknown };
+  const given = checkShape(shape, dims, what);
+  const count = given[0]!;
+  if (count < 1) throw new Error('empty batch: give at least one image');
+  const data = checkImage(d, count * per, 'input', given.slice(1), what);
+  return { images: Array.from({ length: count }, (_, i) => data.subarray(i * per, (i + 1) * per)), dims };
+}
+
+/**
+ * The `shape` of `{ data, shape }`: an array of 3 or 4 non-negative integers fitting the model.
+ *
+ * @throws TypeError for anything but an array of integers; Error when it does not fit.
+ */
+function checkShape(shape: unknown, dims: readonly number[], what: string): number[] {
+  if (!Array.isArray(shape) || !shape.every((n) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0)) {
+    const shown = Array.isArray(shape) ? `[${shape.map((n) => (typeof n === 'number' ? String(n) : describeValue(n))).join(', ')}]` : describeValue(shape);
+    throw new TypeError(`input shape must be an array of integers ≥ 0, [N, ${dims.join(', ')}] (${what}), got ${shown}`);
+  }
   const given = shape.length === 3 ? [1, ...shape] : [...shape];
   if (given.length !== 4 || given.slice(1).join() !== dims.join()) {
     throw new Error(`input shape [${shape.join(', ')}] does not fit the model: expected [N, ${dims.join(', ')}] (${what})`);
   }
-  const count = given[0]!;
-  if (count < 1) throw new Error('empty batch: give at least one image');
-  return { data: checkImage(d, count * per, 'input', given.slice(1), what), dims, count };
+  return given;
 }

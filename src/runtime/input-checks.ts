@@ -76,3 +76,59 @@ export function checkClassIndices(classIndices: unknown): readonly unknown[] {
   if (!Array.isArray(classIndices)) throw new TypeError(`classIndices must be an array (one class index or undefined per image), got ${describeValue(classIndices)}`);
   return classIndices;
 }
+
+/**
+ * Default largest model input, in pixels (height × width): 4096², far above the inputs of
+ * image classifiers (224² to 800²) and below what one image's activations could hold.
+ */
+export const DEFAULT_MAX_INPUT_PIXELS = 4096 * 4096;
+
+/** What a model file says about its input, whatever the importer. */
+export interface InputSize {
+  height: number;
+  width: number;
+  channels: number;
+}
+
+/**
+ * Refuses a model whose fixed input is larger than `maxInputPixels` (a file can declare any
+ * size; its activations grow with it), before anything is compiled.
+ *
+ * @throws RangeError `<file>: the model's input is H × W × C (N megapixels), over the limit of M
+ *   megapixels (maxInputPixels)`; RangeError for a `maxInputPixels` that is not a number ≥ 1.
+ */
+export function checkInputSize(input: InputSize, maxInputPixels: number, file: string): void {
+  if (typeof maxInputPixels !== 'number' || !(maxInputPixels >= 1)) {
+    throw new RangeError(`maxInputPixels must be a number ≥ 1, got ${describeValue(maxInputPixels)}`);
+  }
+  const { height, width, channels } = input;
+  const valid = [height, width, channels].every((n) => Number.isSafeInteger(n) && n >= 1);
+  if (!valid) throw new RangeError(`${file}: the model's input is ${height} × ${width} × ${channels}: every dimension must be a positive integer`);
+  const pixels = height * width;
+  if (pixels > maxInputPixels) {
+    const mp = (n: number): string => `${Number((n / 1e6).toPrecision(3))} megapixels`;
+    throw new RangeError(`${file}: the model's input is ${height} × ${width} × ${channels} (${mp(pixels)}), over the limit of ${mp(maxInputPixels)} (maxInputPixels, --max-input-pixels)`);
+  }
+}
+
+/** Most onnxruntime threads accepted for one op (far beyond any machine's cores). */
+export const MAX_INTRA_OP_THREADS = 1024;
+const GRAPH_OPTIMIZATIONS = ['disabled', 'basic', 'extended', 'all'];
+
+/**
+ * Checks the `session` option: `intraOpThreads` an integer in 1..1024, `graphOptimization` one
+ * of onnxruntime's levels.
+ *
+ * @throws TypeError / RangeError naming the option.
+ */
+export function checkSessionOptions(session: unknown): void {
+  if (session === undefined) return;
+  if (session === null || typeof session !== 'object' || Array.isArray(session)) throw new TypeError(`session must be an object ({ intraOpThreads, graphOptimization }), got ${describeValue(session)}`);
+  const { intraOpThreads, graphOptimization } = session as Record<string, unknown>;
+  if (intraOpThreads !== undefined && !(typeof intraOpThreads === 'number' && Number.isInteger(intraOpThreads) && intraOpThreads >= 1 && intraOpThreads <= MAX_INTRA_OP_THREADS)) {
+    throw new RangeError(`session.intraOpThreads must be an integer in 1..${MAX_INTRA_OP_THREADS}, got ${describeValue(intraOpThreads)}`);
+  }
+  if (graphOptimization !== undefined && !GRAPH_OPTIMIZATIONS.includes(graphOptimization as string)) {
+    throw new RangeError(`session.graphOptimization must be one of ${GRAPH_OPTIMIZATIONS.join(', ')}, got ${describeValue(graphOptimization)}`);
+  }
+}

@@ -50,7 +50,7 @@ export interface LrpCallOptions {
  * ratios. Give `classIndices` or `topK`.
  */
 export interface LrpClassesOptions {
-  /** The classes to explain, in the order of the results (repeats allowed). */
+  /** The classes to explain, in the order of the results, each once (a repeat is refused). */
   classIndices?: readonly number[];
   /** The K classes with the highest logits, highest first (ties: lower index first). */
   topK?: number;

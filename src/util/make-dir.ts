@@ -69,3 +69,13 @@ export function reason(error: unknown): string {
   if (e?.code && known[e.code]) return `${known[e.code]} (${e.code})`;
   return e instanceof Error ? e.message : String(error);
 }
+
+/** What a file that is not a regular file is, for messages: `a FIFO`, `a character device`, … */
+export function fileKind(info: { isDirectory(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean; isSocket(): boolean }): string {
+  return info.isDirectory() ? 'a directory'
+    : info.isFIFO() ? 'a FIFO'
+    : info.isCharacterDevice() ? 'a character device'
+    : info.isBlockDevice() ? 'a block device'
+    : info.isSocket() ? 'a socket'
+    : 'not a file';
+}

@@ -91,7 +91,8 @@ export async function removeStaleTemporaryFiles(dir: string, isOurs: (finalName:
   return removed;
 }
 
-function isRunning(pid: number): boolean {
+/** True when a process with this pid exists (ours or anyone's). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

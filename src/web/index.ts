@@ -42,6 +42,8 @@ export { encodeNpy, decodeNpy } from '../image/npy-codec.js';
 export { rankClasses, type ClassScore } from '../model/top-k.js';
 export { PRESETS, SPLIT_MODES, START_MODES, describeConfig, explainsPredictedOnly, type LrpOptions, type PresetName } from '../lrp/presets.js';
 export type { InputDescription } from '../model/input.js';
+export { DEFAULT_MEMORY_BUDGET } from '../runtime/memory.js';
+export { DEFAULT_MAX_INPUT_PIXELS } from '../runtime/input-checks.js';
 export type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from '../runtime/types.js';
 export { ort };
 
@@ -100,6 +102,10 @@ export interface WebLoadOptions {
   head?: ClassifierHead;
   input?: Partial<Omit<InputDescription, 'layout'>>;
   session?: SessionOptions;
+  /** Working-memory budget of one run, in bytes (as `LoadOptions.memoryBudget` of the Node entry; default 1 GiB). */
+  memoryBudget?: number;
+  /** Largest model input in pixels, refused at load (as `LoadOptions.maxInputPixels`; default 4096²). */
+  maxInputPixels?: number;
   onProgress?: (progress: LoadProgress) => void;
 }
 
@@ -131,6 +137,8 @@ export async function loadModel(options: WebLoadOptions): Promise<Explainer> {
     ...(options.rules ? { rules: options.rules } : {}),
     ...(options.precision ? { precision: options.precision } : {}),
     ...(options.session ? { session: options.session } : {}),
+    ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
+    ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
   });
 }
 

@@ -6,7 +6,7 @@
 import type { ModelGraph, ModelWeights } from '../graph/graph.js';
 import { layersToGraph } from '../import/keras.js';
 import { importOnnx } from '../import/onnx.js';
-import type { InputDescription } from '../model/input.js';
+import { checkInputChanges, type InputDescription } from '../model/input.js';
 import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './bind.js';
 import type { KerasWeightFile, ReadKerasH5Options } from './keras-h5-reader.js';
@@ -36,6 +36,7 @@ export async function modelFromBytes(
   options: ModelFromBytesOptions,
 ): Promise<{ graph: ModelGraph; weights: ModelWeights; format: 'keras' | 'onnx' }> {
   const { label } = options;
+  if (options.input !== undefined) checkInputChanges(options.input);
   if (bytes.length === 0) throw new Error(`${label}: the file is empty`);
   if (isOnnxBytes(bytes)) {
     const imported = importOnnx(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });

@@ -3,6 +3,7 @@
  * written under its own tag, each equal to the single-class explanation computed in-process.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { readNpy } from '../../src/image/npy.js';
 import { LrpResNet } from '../../src/lrp-resnet.js';
 import { FIXTURE_WEIGHTS, relativeL2, SAMPLES_DIR } from '../support/fixture.js';
-import { runCli } from '../support/process.js';
+import { CLI, runCli } from '../support/process.js';
 
 const CAT = join(SAMPLES_DIR, 'chelsea.png');
 let tmp: string;
@@ -78,5 +79,28 @@ describe('explain with several classes per image', () => {
       assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
       assert.match(run.stderr, message);
     }
+  });
+});
+
+describe('any number of classes in bounded memory (issue 14, item 1)', () => {
+  test('--top-k 1000 with a 256 MiB budget: every class written, peak memory far below the ~8 GB of one run', async () => {
+    const out = join(tmp, 'top1000');
+    // The child reports its own peak RSS when it exits.
+    const reportRss = 'data:text/javascript,process.on("exit",()=>process.stderr.write(`maxrss ${process.resourceUsage().maxRSS}\\n`))';
+    const run = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', reportRss, CLI, 'explain', CAT, '--weights', FIXTURE_WEIGHTS, '-f', 'npy', '--top-k', '1000',
+        '--start', 'softmax', '--memory-budget', '256', '--out', out, '--quiet'], { env: { PATH: process.env.PATH, HOME: tmp } });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    assert.equal(run.code, 0, run.stderr);
+    const files = (await readdir(out)).filter((f) => f.endsWith('.attribution.npy'));
+    assert.equal(files.length, 1000);
+    // One class costs ~7.5 MB on this model: 1000 in one run, held with their results, would pass 8 GB.
+    // A bound of 2 GB is a generous margin over the budget plus the model (~0.6 GB measured).
+    const kb = Number(/maxrss (\d+)/.exec(run.stderr)![1]);
+    assert.ok(kb < 2 * 2 ** 20, `peak RSS ${(kb / 2 ** 20).toFixed(2)} GB`);
+    assert.deepEqual((await readNpy(join(out, 'chelsea.top1000.attribution.npy'))).shape, [224, 224]);
   });
 });

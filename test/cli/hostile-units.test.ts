@@ -5,6 +5,7 @@ import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { parseEvaluateArgs } from '../../src/cli/evaluate-options.js';
 import { IMAGE_EXTENSIONS, parseExplainArgs } from '../../src/cli/explain-options.js';
 import { expandInputs } from '../../src/cli/inputs.js';
 import { isOutputName } from '../../src/cli/outputs.js';
@@ -50,4 +51,30 @@ test('limit options: --max-pixels, --max-file-size, --quantize bound, --out ""',
   assert.throws(() => settings(['--max-pixels=-5']), /--max-pixels must be a pixel count/);
   assert.throws(() => settings(['--max-file-size', '0']), /--max-file-size must be an integer ≥ 1/);
   assert.throws(() => settings(['--out', '']), { name: 'UsageError', message: '--out needs a directory name' });
+});
+
+test('integers beyond the safe range state the real range (issue 14, item 11)', () => {
+  const evaluate = (args: string[]) => () => parseEvaluateArgs([...args, 'x.png']);
+  assert.throws(evaluate(['--shard', '0/99999999999999999999']), { name: 'UsageError', message: '--shard i/n: n must be at most 9007199254740991, got "0/99999999999999999999"' });
+  assert.throws(evaluate(['--limit', '1000000000000000000']), { name: 'UsageError', message: '--limit must be an integer ≥ 1 and at most 9007199254740991, got "1000000000000000000"' });
+  const ok = parseEvaluateArgs(['--limit', '9007199254740991', '--shard', '3/9007199254740991', 'x.png']);
+  assert.ok(!ok.help && ok.settings.limit === Number.MAX_SAFE_INTEGER && ok.settings.shard!.count === Number.MAX_SAFE_INTEGER);
+});
+
+test('--max-input-pixels and --memory-budget: parsed for explain, export and evaluate, bad values are usage errors', () => {
+  const explain = (args: string[]) => {
+    const r = parseExplainArgs([...args, 'x.png']);
+    assert.ok(!r.help);
+    return r.settings;
+  };
+  assert.equal(explain(['--max-input-pixels', '1M']).maxInputPixels, 1_000_000);
+  assert.equal(explain([]).maxInputPixels, undefined, "the library's default");
+  assert.equal(explain(['--memory-budget', '256']).memoryBudget, 256 * 2 ** 20);
+  assert.throws(() => explain(['--memory-budget', '0']), { name: 'UsageError', message: '--memory-budget must be an integer ≥ 1 (MiB), got "0"' });
+  assert.throws(() => explain(['--max-input-pixels', 'huge']), { name: 'UsageError', message: '--max-input-pixels must be a pixel count ≥ 1, e.g. 50000000 or 50M, got "huge"' });
+  const evaluate = parseEvaluateArgs(['--max-input-pixels', '90000', 'x.png']);
+  assert.ok(!evaluate.help && evaluate.settings.maxInputPixels === 90_000);
+  assert.throws(() => parseEvaluateArgs(['--max-input-pixels', '-1', 'x.png']), { name: 'UsageError', command: 'evaluate' });
+  // The library's quantization bound, found when the command line is read, not at the first image.
+  assert.throws(() => parseEvaluateArgs(['--quantize', '65537', 'x.png']), { name: 'UsageError', message: '--quantize must be an integer in 2..65536 (levels), got "65537"' });
 });

@@ -66,3 +66,12 @@ test('class folders label their images; selection by class, limit and shard is d
   assert.deepEqual(shards.map((s) => s.map((i) => i.index)), [[0, 3], [1], [2]]);
   assert.deepEqual(shards.flat().map((i) => i.path).sort(), selectImages(images, { perClass: 2, limit: 4 }).selected.map((i) => i.path).sort());
 });
+
+test('a labels file that lists one image twice with different labels is refused; the same label twice is fine (issue 14, item 11)', async () => {
+  const conflicting = join(tmp, 'twice.csv');
+  await writeFile(conflicting, 'image,label\ncat.jpg,281\ndog.jpg,207\ncat.jpg,285\n');
+  await assert.rejects(readLabelFile(conflicting, 1000), { message: `${conflicting} line 4: "cat.jpg" is listed again with another label (285, before 281)` });
+  const repeated = join(tmp, 'repeated.csv');
+  await writeFile(repeated, 'cat.jpg,281\ncat.jpg,n02123045\n');
+  assert.equal((await readLabelFile(repeated, 1000)).get('cat.jpg'), 281);
+});

@@ -244,3 +244,14 @@ describe('helpers', () => {
     assert.equal(formatScaleValue(1.5e-7), '1.50e-07');
   });
 });
+
+describe('text XML cannot hold (issue 14, item 11)', () => {
+  it('a vertical tab or a lone surrogate in a title is shown escaped, and the figure renders', async () => {
+    assert.equal(escapeXml('a\u000bb\u0000c<d\ud800e\ud83d\ude00'), 'a\\x0bb\\x00c&lt;d\ufffde\ud83d\ude00');
+    const { rgb, width, height } = testImage();
+    const attribution = new Float32Array(width * height).map((_, i) => (i % 7) - 3);
+    const png = await renderFigure({ image: { rgb, width, height }, attribution, title: 'class\u000bname: 97 %', quantize: false, positiveOnly: false });
+    const meta = await sharp(png).metadata();
+    assert.equal(meta.format, 'png');
+  });
+});

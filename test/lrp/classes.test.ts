@@ -33,7 +33,7 @@ function assertSame(several: LrpResult, single: LrpResult, what: string): void {
 for (const [name, get] of [['default', () => model], ['gradient', () => gradient]] as const) {
   test(`${name}: three classes in one run equal three single runs`, async () => {
     const input = fixtureInput();
-    const classes = [281, 5, 281, 999];
+    const classes = [281, 5, 999];
     const results = await get().computeLrp(input, { classIndices: classes, debug: true });
     assert.equal(results.length, classes.length);
     for (const [k, c] of classes.entries()) assertSame(results[k]!, await get().computeLrp(input, { classIndex: c, debug: true }), `class ${c}`);

@@ -5,11 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { writeFileAtomic } from '../../src/util/atomic-write.js';
+import { lockFolder, LOCK_FILE } from '../../src/util/folder-lock.js';
 import { makeDirectory } from '../../src/util/make-dir.js';
 import { liveTemporaryFiles, removeStaleTemporaryFiles, removeTemporaryFilesNow } from '../../src/util/temp-files.js';
 import { within } from '../support/process.js';
@@ -64,4 +65,27 @@ test('temporary files: those being written are known (for signal handlers); stal
   assert.deepEqual(removed, [stale]);
   assert.equal(existsSync(join(dir, stale)), false);
   assert.ok(existsSync(join(dir, alive)) && existsSync(join(dir, foreign)));
+});
+
+test('writeFileAtomic replaces only a regular file: a FIFO or a symlink to a device stays (issue 14, item 4)', async () => {
+  const fifo = join(dir, 'out.fifo');
+  execFileSync('mkfifo', [fifo]);
+  await assert.rejects(writeFileAtomic(fifo, 'x'), { message: `cannot write ${fifo}: it is a FIFO, not a regular file (outputs are written only where a regular file or nothing is)` });
+  const device = join(dir, 'out.dev');
+  await symlink('/dev/null', device);
+  await assert.rejects(writeFileAtomic(device, 'x'), { message: /it is a character device, not a regular file/ });
+  assert.equal((await stat(fifo)).isFIFO(), true);
+  assert.equal((await lstat(device)).isSymbolicLink(), true);
+  assert.deepEqual((await readdir(dir)).filter((f) => f.startsWith('out.') && f.endsWith('.tmp')), []);
+});
+
+test('lockFolder: one holder at a time; a lock without a pid is reported, not waited on forever (issue 14, item 7)', async () => {
+  const locked = join(dir, 'locked');
+  await makeDirectory(locked);
+  const release = await lockFolder(locked);
+  assert.equal(await readFile(join(locked, LOCK_FILE), 'utf8'), `${process.pid}\n`);
+  await release();
+  assert.equal(existsSync(join(locked, LOCK_FILE)), false);
+  await writeFile(join(locked, LOCK_FILE), 'garbage');
+  await assert.rejects(within(5000, lockFolder(locked)), { message: `${locked} is locked by ${join(locked, LOCK_FILE)}, which holds no process id: if no other run uses the folder, remove the file` });
 });
