@@ -49,7 +49,7 @@ export async function integratedGradientsMethod(context: MethodContext, options:
         if (i === steps) start = logits![j * (logits!.length / points.length) + target]!;
         const weight = i === 0 || i === steps ? 0.5 : 1;
         const g = gradients!.subarray(j * values, (j + 1) * values);
-        for (let k = 0; k < values; k++) gradientSum[k] += weight * g[k]!;
+        for (let k = 0; k < values; k++) gradientSum[k] = gradientSum[k]! + weight * g[k]!;
       });
     }
     const relevance = new Float32Array(values);

@@ -114,7 +114,7 @@ export function emitNode(g: OnnxGraphBuilder, node: GraphNode, x: readonly strin
     case 'Concat':
       return one('Concat', x, { axis: intAttr(node, 'axis') });
     case 'Split':
-      return g.opMulti('Split', [x[0]!, g.ints(intsAttr(node, 'split'))], node.outputs, { axis: intAttr(node, 'axis') });
+      return [...g.opMulti('Split', [x[0]!, g.ints(intsAttr(node, 'split'))], node.outputs, { axis: intAttr(node, 'axis') })];
     case 'Slice':
       return one('Slice', [x[0]!, g.ints(intsAttr(node, 'starts')), g.ints(intsAttr(node, 'ends')), g.ints(intsAttr(node, 'axes')), g.ints(intsAttr(node, 'steps'))]);
     case 'Pad':

@@ -162,7 +162,7 @@ export class OnnxGraphBuilder {
   }
 
   /** Like {@link op} for nodes with several outputs; returns their names in order. */
-  opMulti(opType: string, inputs: readonly string[], outputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string[] {
+  opMulti<const O extends readonly string[]>(opType: string, inputs: readonly string[], outputs: O, attributes: Record<string, AttributeValue> = {}): { [K in keyof O]: string } {
     const names = outputs.map((o) => this.uniqueName(o));
     this.nodes.push({
       opType,
@@ -171,7 +171,7 @@ export class OnnxGraphBuilder {
       output: names,
       attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
     });
-    return names;
+    return names as { [K in keyof O]: string };
   }
 
   /** Serializes the model. */

@@ -178,7 +178,9 @@ describe('resnet-lrp evaluate / merge', () => {
       const dir = join(tmp, `ties-${name}`);
       const run = await cli([...one, ...extra, '--out', dir]);
       assert.equal(run.code, 0, run.stderr);
-      [runs[name]] = await readRecords(dir);
+      const [first] = await readRecords(dir);
+      assert.ok(first, `${name}: no record`);
+      runs[name] = first;
       const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8')) as EvaluationReport;
       assert.equal(report.settings.ties, name === 'paper' ? 'paper' : name === 'stable' ? 'stable' : 'random');
       const measured = report.perClass[0]!;

@@ -193,7 +193,7 @@ for (const [label, desc] of LAYOUTS) {
               // The method's path points are float32 values.
               const point = x.map((v, k) => Math.fround(b[k]! + (step / 32) * (v - b[k]!)));
               const weight = (step === 0 || step === 32 ? 0.5 : 1) / 32;
-              referenceGradient(graph, weights, point, t, 'gradient').forEach((g, k) => (integral[k] += weight * g));
+              referenceGradient(graph, weights, point, t, 'gradient').forEach((g, k) => (integral[k] = integral[k]! + weight * g));
             }
             const attribution = x.map((v, k) => (v - b[k]!) * integral[k]!);
             check(`ig relevance, image ${i}`, got[i]!.relevance!, fromChw(attribution, desc));
@@ -229,7 +229,7 @@ for (const [label, desc] of LAYOUTS) {
             const cam = new Float64Array(h * w);
             for (let ch = 0; ch < k; ch++) {
               const alpha = kernel[ch * CLASSES + targets[i]!]! / (h * w);
-              for (let p = 0; p < h * w; p++) cam[p] += alpha * a[ch * h * w + p]!;
+              for (let p = 0; p < h * w; p++) cam[p] = cam[p]! + alpha * a[ch * h * w + p]!;
             }
             const relu = cam.map((v) => Math.max(v, 0));
             assert.ok(relu.some((v) => v > 0), `image ${i}: some position kept`);

@@ -48,7 +48,7 @@ test('label files: CSV with a header (ImageNet’s LOC_val_solution.csv), plain 
 
 test('class folders label their images; selection by class, limit and shard is deterministic and complete', async () => {
   const root = join(tmp, 'val');
-  const files = [['n01440764', 'a.png'], ['n01440764', 'b.png'], ['n01440764', 'c.png'], ['1', 'd.png'], ['1', 'e.png'], ['misc', 'f.png']];
+  const files = [['n01440764', 'a.png'], ['n01440764', 'b.png'], ['n01440764', 'c.png'], ['1', 'd.png'], ['1', 'e.png'], ['misc', 'f.png']] as const;
   for (const [dir, file] of files) {
     await mkdir(join(root, dir), { recursive: true });
     await writeFile(join(root, dir, file), '');

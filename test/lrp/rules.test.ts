@@ -139,7 +139,7 @@ function convLrp(s: ConvSpec, k: Float32Array, b: Float32Array, x: Tensor3, r: T
         for (const [c, i, ky, kx] of window) for (const [inp, wt] of terms) z += inp(c, i) * wt(kw(k, s, m, c, ky, kx));
         const q = r[(m * o + oy) * o + ox]! / stab(z, e);
         for (const [c, i, ky, kx] of window) {
-          for (const [inp, wt] of terms) rIn[c * s.h * s.w + i] += inp(c, i) * wt(kw(k, s, m, c, ky, kx)) * q;
+          for (const [inp, wt] of terms) rIn[c * s.h * s.w + i] = rIn[c * s.h * s.w + i]! + inp(c, i) * wt(kw(k, s, m, c, ky, kx)) * q;
         }
       }
     }
@@ -180,7 +180,7 @@ function reference(rules: { first: Rule; conv: Rule; dense: Rule }, eps: number,
   for (let c = 0; c < 4; c++) for (let y = 0; y < pooled; y++) for (let xx = 0; xx < pooled; xx++) {
     const cells = [[0, 0], [0, 1], [1, 0], [1, 1]].map(([dy, dx]) => (c * out1 + y + dy!) * out1 + xx + dx!);
     const total = cells.reduce((p, i) => p + a2[i]!, 0);
-    for (const i of cells) rA2[i] += (a2[i]! * rMp[(c * pooled + y) * pooled + xx]!) / stab(total, eps);
+    for (const i of cells) rA2[i] = rA2[i]! + (a2[i]! * rMp[(c * pooled + y) * pooled + xx]!) / stab(total, eps);
   }
   const rA1 = convLrp(c2, kernel2, b2, a1, rA2, rules.conv, eps);
   return { logits, relevance: convLrp(c1, kernel1, b1, x, rA1, rules.first, eps) };

@@ -144,7 +144,7 @@ export function referenceRelevance(graph: LayerGraph, weights: LayerWeights, x: 
           poolWindows(graph, layer).forEach((win, j) => {
             let best = win[0]!; // the first maximum in row-major window order
             for (const i of win) if (a[i]! > a[best]!) best = i;
-            rIn[best] += r[j]!;
+            rIn[best] = rIn[best]! + r[j]!;
           });
         } else {
           const mean = rule.name === 'avg2x2';
@@ -153,7 +153,7 @@ export function referenceRelevance(graph: LayerGraph, weights: LayerWeights, x: 
             const sum = win.reduce((s, i) => s + a[i]!, 0);
             // avg2x2: the official AvgPool2d(2)(a) + ε, i.e. ε on the mean.
             const q = mean ? r[j]! / win.length / stab(sum / win.length) : r[j]! / stab(sum);
-            for (const i of win) rIn[i] += a[i]! * q;
+            for (const i of win) rIn[i] = rIn[i]! + a[i]! * q;
           });
         }
         break;
@@ -195,14 +195,14 @@ export function referenceRelevance(graph: LayerGraph, weights: LayerWeights, x: 
         }[rule.name];
         conns.forEach((conn, j) => {
           if (rule.name === 'gradient') {
-            for (const [i, w] of conn) rIn[i] += w * r[j]!;
+            for (const [i, w] of conn) rIn[i] = rIn[i]! + w * r[j]!;
             return;
           }
           if (!spec) throw new Error(`reference: no linear rule ${rule.name}`);
           let z = spec.bias ? biasAt(layer, bias, j) : 0;
           for (const [i, w] of conn) for (const [input, weight] of spec.terms) z += input(i) * weight(w);
           const s = r[j]! / stab(z, spec.eps ?? o.epsilon, spec.signed ? 'signed' : o.stabilizer);
-          for (const [i, w] of conn) for (const [input, weight] of spec.terms) rIn[i] += (spec.product ? input(i) : 1) * weight(w) * s;
+          for (const [i, w] of conn) for (const [input, weight] of spec.terms) rIn[i] = rIn[i]! + (spec.product ? input(i) : 1) * weight(w) * s;
         });
         break;
       }
