@@ -34,7 +34,7 @@ import { createMethod } from '../src/eval/methods.js';
 import { contextFromModel } from '../src/eval/model-context.js';
 import { classifierFromModel } from '../src/eval/model-classifier.js';
 import { loadImage } from '../src/image/load.js';
-import { LrpResNet50 } from '../src/lrp-resnet.js';
+import { LrpModel } from '../src/lrp-model.js';
 import { runBrowserCase, type BrowserCase } from './browser.js';
 import { median, round } from './stats.js';
 
@@ -108,7 +108,7 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   } as typeof run;
 
   const t0 = performance.now();
-  const model = await LrpResNet50.load({ weights: null });
+  const model = await LrpModel.load({ weights: null });
   const classifier = classifierFromModel(model);
   const methods = await Promise.all(c.methods.map((name) => createMethod(name, contextFromModel(model))));
   const evaluator = await InsertionDeletionEvaluator.create(classifier, { batchSize: c.batch });

@@ -10,7 +10,7 @@ import { readdir } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // In your own project: import { … } from 'resnet-lrp';
-import { figureTitle, imagenetLabels, loadImage, LrpResNet50, writeFigure } from '../src/index.js';
+import { figureTitle, imagenetLabels, loadImage, LrpModel, writeFigure } from '../src/index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
 
@@ -27,7 +27,7 @@ export interface BatchItem {
 /** Explains every sample photo in one batch; writes `<outDir>/<name>.lrp.png` for each. */
 export async function main(weights: string, outDir: string): Promise<BatchItem[]> {
   // Loading compiles forward + LRP into one ONNX graph: do it once, reuse it for every image.
-  const model = await LrpResNet50.load({ weights });
+  const model = await LrpModel.load({ weights });
   try {
     const files = (await readdir(SAMPLES)).filter((f) => /\.(png|jpe?g)$/i.test(f)).sort();
     // Decoding and resizing to 224×224 (caffe preprocessing included).

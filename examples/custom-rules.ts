@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // In your own project: import { … } from 'resnet-lrp';
-import { loadImage, LrpResNet50, writeFigure, type LrpOptions } from '../src/index.js';
+import { loadImage, LrpModel, writeFigure, type LrpOptions } from '../src/index.js';
 
 const SAMPLES = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
 
@@ -39,7 +39,7 @@ export async function main(weights: string, outDir: string): Promise<RuleCompari
   const out: RuleComparison[] = [];
   for (const [config, rules] of Object.entries(CONFIGS)) {
     // Rules are compiled into the graph, so every configuration is its own model.
-    const model = await LrpResNet50.load({ weights, rules });
+    const model = await LrpModel.load({ weights, rules });
     try {
       const lrp = await model.computeLrp(image.input, { debug: true });
       const figure = join(outDir, `coffee.${config}.png`);

@@ -118,14 +118,14 @@ process.stdout.write(`\n${table}`);
  */
 async function crossCheck(dir) {
   if (!o.weights.endsWith('.onnx')) return 'Predictions not cross-checked: not an ONNX file.';
-  const { LrpResNet } = await import(join(root, 'dist', 'src', 'index.js'));
+  const { LrpModel } = await import(join(root, 'dist', 'src', 'index.js'));
   const ort = await import('onnxruntime-node');
   const predicted = new Map();
   for (const line of (await readFile(join(dir, 'results.jsonl'), 'utf8')).split('\n').filter(Boolean)) {
     const r = JSON.parse(line);
     predicted.set(r.image, { predicted: r.predicted, label: r.label });
   }
-  const model = await LrpResNet.load({ weights: o.weights });
+  const model = await LrpModel.load({ weights: o.weights });
   const session = await ort.InferenceSession.create(o.weights);
   try {
     let same = 0;

@@ -9,14 +9,14 @@
 import { renderFigure, type HeatmapStyle } from './image/figure.js';
 import type { FitMode, LoadedImage } from './image/load.js';
 import { quantizeHeat } from './image/quantize.js';
-import { LrpResNet, type LoadOptions, type LrpResult } from './lrp-resnet.js';
+import { LrpModel, type LoadOptions, type LrpResult } from './lrp-model.js';
 import { topK, type ClassScore } from './model/labels.js';
 import { assertFiniteResult } from './runtime/result-checks.js';
 import { writeFileAtomic } from './util/atomic-write.js';
 
 export interface AnalyzeOptions {
   /** A loaded model, or options to load one (default: ImageNet weights, default rules). */
-  model?: LrpResNet | LoadOptions;
+  model?: LrpModel | LoadOptions;
   /** Class to explain (default: the predicted class). */
   classIndex?: number;
   /** Quantize the returned map to this many levels (the paper's heat quantization); default off. */
@@ -52,15 +52,15 @@ export interface AnalyzeResult {
   figurePath?: string;
 }
 
-const defaultModels = new Map<string, Promise<LrpResNet>>();
+const defaultModels = new Map<string, Promise<LrpModel>>();
 
 /** Loads (once per process and options) the model analyzeImage uses when given none. */
-function modelFor(option: AnalyzeOptions['model']): Promise<LrpResNet> {
-  if (option instanceof LrpResNet) return Promise.resolve(option);
+function modelFor(option: AnalyzeOptions['model']): Promise<LrpModel> {
+  if (option instanceof LrpModel) return Promise.resolve(option);
   const key = JSON.stringify(option ?? {}, (_, v) => (v instanceof Uint8Array ? `<${v.length} bytes>` : v));
   let model = defaultModels.get(key);
   if (!model) {
-    model = LrpResNet.load(option ?? {});
+    model = LrpModel.load(option ?? {});
     defaultModels.set(key, model);
     model.catch(() => defaultModels.delete(key));
   }

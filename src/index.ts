@@ -1,10 +1,16 @@
 /**
- * resnet-lrp: Layer-wise Relevance Propagation for ResNets (Keras files, torchvision models
- * exported to ONNX) with the conservation-preserving skip-connection split (Otsuki et al.,
- * ECCV 2024), compiled into one ONNX graph.
+ * resnet-lrp: Layer-wise Relevance Propagation for image classifiers — any CNN in an ONNX file,
+ * Keras ResNet files — with the conservation-preserving split at every addition (Otsuki et al.,
+ * ECCV 2024), compiled into one ONNX graph with the forward pass.
+ *
+ * This entry holds what an application needs: load a model, explain, analyse an image, load
+ * images, render figures, export the explainer and evaluate faithfulness, with their option and
+ * result types. The graph, the compiler, the rule registry and the weight readers are behind
+ * `resnet-lrp/advanced` (less stable).
  */
 export { analyzeImage, figureTitle, type AnalyzeOptions, type AnalyzeResult } from './analyze.js';
 export {
+  LrpModel,
   LrpResNet,
   LrpResNet50,
   type ExportOptions,
@@ -17,64 +23,36 @@ export {
   type ModelInput,
   type Prediction,
   type WeightsSource,
-} from './lrp-resnet.js';
+} from './lrp-model.js';
 export {
-  PRESETS, DEFAULT_STABILIZER, SPLIT_MODES, START_MODES, STABILIZER_MODES, resolveLrpOptions, describeConfig,
-  type LrpOptions, type LrpConfig, type PresetName, type SplitMode, type StartMode, type LayerRuleSpec,
+  PRESETS, SPLIT_MODES, START_MODES, describeConfig,
+  type LrpOptions, type PresetName, type SplitMode, type StartMode, type LayerRuleSpec,
 } from './lrp/presets.js';
-export {
-  RULES, RULE_DEFAULTS, ruleNames, describeRule,
-  type Rule, type RuleName, type RuleSpec, type RuleKind, type LinearRule, type RuleTerm, type InputModifier, type ParamModifier,
-  type Stabilizer, type StabilizerMode, type Reducer,
-} from './lrp/rules.js';
-export { compileExplainer, tapOutputs, type CompiledExplainer, type ExplainerOptions, type ExplainerTensors } from './lrp/compiler.js';
-export { compileForwardModel, IO } from './onnx/classifier.js';
+export type { RuleName, RuleSpec } from './lrp/rules.js';
 export type { Precision } from './onnx/graph-builder.js';
-export { buildResNet, kerasResNet50, kerasResNetSpec, type ResNetSpec } from './model/resnet.js';
-export type { GraphNode, ModelGraph, ModelWeights, ParamTensor, Shape, TracePoint } from './graph/graph.js';
+export { IO } from './onnx/classifier.js';
 export {
-  CAFFE_INPUT, TORCHVISION_INPUT, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, inputBounds, blackValues, preprocessRgb, imageShape,
+  CAFFE_INPUT, TORCHVISION_INPUT,
   type InputDescription, type InputLayout, type ChannelOrder, type ResizePolicy,
 } from './model/input.js';
-export { importOnnx, OnnxImportError, SUPPORTED_OPS, type ImportedModel, type OnnxImportOptions } from './import/onnx.js';
-export { layersToGraph } from './import/keras.js';
-export { classNames, imagenetLabels, readLabelsFile, topK, type ClassScore } from './model/labels.js';
+export { OnnxImportError, SUPPORTED_OPS } from './import/onnx.js';
+export { imagenetLabels, readLabelsFile, topK, type ClassScore } from './model/labels.js';
 export { loadImage, type LoadedImage, type LoadImageOptions, type FitMode } from './image/load.js';
-export { caffePreprocess, caffeInputBounds, CAFFE_MEAN_BGR } from './image/preprocess.js';
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from './image/quantize.js';
 export { colorize, COLORMAP_NAMES, type ColormapName } from './image/colormap.js';
-export { renderFigure, renderHeatmap, writeFigure, writeHeatmap, figureZoom, type FigureOptions, type HeatmapOptions } from './image/figure.js';
+export { renderFigure, renderHeatmap, writeFigure, writeHeatmap, type FigureOptions, type HeatmapOptions } from './image/figure.js';
 export { encodeNpy, decodeNpy, readNpy, writeNpy } from './image/npy.js';
-export { readKerasH5, type KerasWeightFile } from './weights/keras-h5.js';
-export { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
-export { randomWeights } from './weights/random.js';
-export { ensureImageNetWeights, downloadFile, DownloadError } from './weights/download.js';
-export { weightsCacheDir, CACHE_DIR_ENV } from './weights/cache.js';
-export { resnet50WeightsFile, RESNET50_FILE_NAMES } from './weights/imagenet.js';
 export type { SessionOptions } from './runtime/session.js';
-export { DEFAULT_MEMORY_BUDGET, modelSize, perTargetBytes, targetsPerRun, type ModelSize } from './runtime/memory.js';
+export { DEFAULT_MEMORY_BUDGET } from './runtime/memory.js';
 export { DEFAULT_MAX_INPUT_PIXELS } from './runtime/input-checks.js';
 export {
   evaluateInsertionDeletion,
   InsertionDeletionEvaluator,
-  DEFAULT_EVAL_BATCH,
   type EvaluatorOptions,
-  type EvaluatorStats,
   type InsertionDeletionResult,
 } from './eval/insertion-deletion.js';
-export { INSDEL_DEFAULTS, normalizedAuc, rankPatches, TIE_RULES, type InsertionDeletionOptions, type TieRule, type TieStats } from './eval/patch-insdel.js';
-export type { Classifier } from './eval/classifier.js';
-export { OnnxClassifier, type OnnxClassifierOptions } from './eval/onnx-classifier.js';
+export { INSDEL_DEFAULTS, TIE_RULES, type InsertionDeletionOptions, type TieRule } from './eval/patch-insdel.js';
 export { classifierFromModel } from './eval/model-classifier.js';
-export { METHODS, methodNames, createMethod, conservationOf, type Attribution, type AttributionMethod, type MethodContext, type MethodEntry } from './eval/methods.js';
-export { lrpMethod, type LrpModel } from './eval/lrp-method.js';
-export { randomMethod, type RandomMethodOptions } from './eval/random-method.js';
-export { contextFromModel, type ModelContextOptions } from './eval/model-context.js';
-export { explainerSession, type ExplainerSession } from './eval/explainer-session.js';
-export { gradientTimesInputMethod, guidedBackpropMethod, saliencyMethod } from './eval/gradient-methods.js';
-export { integratedGradientsMethod, DEFAULT_IG_STEPS, type IntegratedGradientsOptions } from './eval/integrated-gradients.js';
-export { gradcamMethod, lastSpatialNode } from './eval/gradcam.js';
-export { evaluateImage, type MethodOutcome } from './eval/evaluate-image.js';
-export { imagenetWnids, parseClassName, readLabelFile, labelOf } from './eval/labels.js';
-export { summarize, writeReport, bootstrapCi, type EvaluationReport, type MethodSummary, type ClassSummary, type PairedDifference } from './eval/report.js';
-export type { EvaluationRecord, RunInfo, RunSettings } from './eval/records.js';
+export { methodNames, createMethod, conservationOf, type Attribution, type AttributionMethod } from './eval/methods.js';
+export { contextFromModel } from './eval/model-context.js';
+export { summarize, writeReport, type EvaluationReport, type MethodSummary } from './eval/report.js';

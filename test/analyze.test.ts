@@ -6,15 +6,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import sharp from 'sharp';
 import { analyzeImage, figureTitle } from '../src/analyze.js';
-import { LrpResNet50 } from '../src/lrp-resnet.js';
+import { LrpModel } from '../src/lrp-model.js';
 import { imagenetLabels } from '../src/model/labels.js';
 import { expected, fixtureArray, FIXTURE_DIR, FIXTURE_WEIGHTS, relativeL2, REPO_ROOT } from './support/fixture.js';
 
 const CAT = join(REPO_ROOT, 'assets/samples/chelsea.png');
-let model: LrpResNet50;
+let model: LrpModel;
 let dir: string;
 before(async () => {
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
   dir = await mkdtemp(join(tmpdir(), 'lrp-analyze-'));
 });
 after(async () => {

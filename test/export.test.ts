@@ -11,15 +11,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
-import { LrpResNet } from '../src/lrp-resnet.js';
+import { LrpModel } from '../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, relativeL2, tvInput, tvPath } from './support/fixture.js';
 import { runCli } from './support/process.js';
 
 const ONNX_MODEL = tvPath('tv-resnet18-w4', 'model.onnx');
-let model: LrpResNet;
+let model: LrpModel;
 let dir: string;
 before(async () => {
-  model = await LrpResNet.load({ weights: ONNX_MODEL });
+  model = await LrpModel.load({ weights: ONNX_MODEL });
   dir = await mkdtemp(join(tmpdir(), 'lrp-export-'));
 });
 after(async () => {
@@ -110,7 +110,7 @@ test('loadImage with the torchvision description reproduces the fixture input', 
 });
 
 test('labels: names for a custom head, checked against the class count', async () => {
-  await assert.rejects(LrpResNet.load({ weights: ONNX_MODEL, labels: ['a', 'b'] }), /labels: 2 names for a model with 1000 classes/);
+  await assert.rejects(LrpModel.load({ weights: ONNX_MODEL, labels: ['a', 'b'] }), /labels: 2 names for a model with 1000 classes/);
 });
 
 const cli = (args: readonly string[]) => runCli(args, { home: dir });

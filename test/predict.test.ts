@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../src/lrp-resnet.js';
+import { LrpModel } from '../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, fixtureArray, fixtureInput } from './support/fixture.js';
 
-let model: LrpResNet50;
+let model: LrpModel;
 before(async () => {
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
 });
 after(() => model.dispose());
 

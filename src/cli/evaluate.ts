@@ -26,7 +26,7 @@ import {
 } from '../eval/records.js';
 import { describeTies, formatCi, formatConservation, formatTies, REPORT_FILES, summarize, writeReport, type EvaluationReport } from '../eval/report.js';
 import type { LoadedImage } from '../image/load.js';
-import { LrpResNet50 } from '../lrp-resnet.js';
+import { LrpModel } from '../lrp-model.js';
 import { readLabelsFile } from '../model/labels.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
@@ -97,8 +97,8 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
 async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings, io: CliIO, warn: (message: string) => void, names: string[] | undefined): Promise<number> {
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const modelId = await modelIdentity(weights);
-  const load = (rules: LrpOptions): Promise<LrpResNet50> =>
-    LrpResNet50.load({
+  const load = (rules: LrpOptions): Promise<LrpModel> =>
+    LrpModel.load({
       weights: weights.source,
       rules,
       precision: settings.precision,
@@ -108,7 +108,7 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
       ...(names ? { labels: names } : {}),
     });
   const model = await load({});
-  const owned: LrpResNet50[] = [model];
+  const owned: LrpModel[] = [model];
   const methods: AttributionMethod[] = [];
   let evaluator: InsertionDeletionEvaluator | undefined;
   try {

@@ -6,7 +6,7 @@
 import { figureTitle } from '../analyze.js';
 import type { LoadedImage } from '../image/load.js';
 import { readStreamBounded } from '../image/read-file.js';
-import { LrpResNet, type LoadOptions, type LrpResult } from '../lrp-resnet.js';
+import { LrpModel, type LoadOptions, type LrpResult } from '../lrp-model.js';
 import { IMAGENET_CLASS_COUNT, readLabelsFile, topK } from '../model/labels.js';
 import { assertFiniteResult } from '../runtime/result-checks.js';
 import { MISSING_CLASSIFIER } from '../weights/bind.js';
@@ -59,7 +59,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   const { stale, undo } = await prepareOutputFolder(settings.outDir, isOutputName);
   if (stale.length > 0) warn(`removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} left in ${printable(settings.outDir)} by an interrupted run`);
 
-  let model: LrpResNet;
+  let model: LrpModel;
   try {
     const weights = fileWeights ?? (await resolve());
     if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE} (for testing the pipeline only)`);
@@ -91,7 +91,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
   }
 }
 
-async function explainWith(model: LrpResNet, weights: ResolvedWeights, files: readonly string[], settings: ExplainSettings, io: CliIO): Promise<number> {
+async function explainWith(model: LrpModel, weights: ResolvedWeights, files: readonly string[], settings: ExplainSettings, io: CliIO): Promise<number> {
   try {
     const results = await explainAll(model, weights, assignOutputNames(files), settings, io);
     if (settings.json) {
@@ -115,17 +115,17 @@ function readLabels(path: string): string[] {
   }
 }
 
-/** LrpResNet.load, with advice the command line can follow for a file without classifier. */
-async function loadModel(options: LoadOptions): Promise<LrpResNet> {
+/** LrpModel.load, with advice the command line can follow for a file without classifier. */
+async function loadModel(options: LoadOptions): Promise<LrpModel> {
   try {
-    return await LrpResNet.load(options);
+    return await LrpModel.load(options);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== MISSING_CLASSIFIER) throw error;
     throw new Error(
       `${(error as Error).message}\n` +
         'The command line needs weights that include the classifier (saved with include_top=True), e.g. ' +
         '--weights imagenet. To explain with your own classifier on a notop file, use the library: ' +
-        'LrpResNet.load({ weights, head: { kernel, bias } }).',
+        'LrpModel.load({ weights, head: { kernel, bias } }).',
       { cause: error },
     );
   }
@@ -159,7 +159,7 @@ interface Job {
 
 /** Explains every input (skipping complete ones with `--resume`); results in input order. */
 async function explainAll(
-  model: LrpResNet,
+  model: LrpModel,
   weights: ResolvedWeights,
   inputs: readonly InputFile[],
   settings: ExplainSettings,
@@ -305,7 +305,7 @@ function explain(
   lrp: LrpResult,
   image: LoadedImage,
   weights: ResolvedWeights,
-  model: LrpResNet,
+  model: LrpModel,
   settings: ExplainSettings,
   names: readonly string[],
 ): Explanation {

@@ -2,7 +2,7 @@
  * `resnet-lrp export`: writes the compiled explainer (forward pass + relevance, one graph) as
  * a standalone ONNX file that any onnxruntime runs without this library.
  */
-import { LrpResNet } from '../lrp-resnet.js';
+import { LrpModel } from '../lrp-model.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseMaxInputPixels, parseRuleOptions, parseWeights } from './explain-options.js';
@@ -80,13 +80,13 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
   ];
   // --out before anything expensive: a device, a FIFO, the input itself or a read-only folder fails now.
   const { undo } = await prepareOutputFile(out!, inputs(fileWeights?.source ?? null));
-  let model: LrpResNet;
+  let model: LrpModel;
   let weights: ResolvedWeights;
   try {
     weights = fileWeights ?? (await resolve());
     // The downloaded ImageNet file is an input too.
     if (!fileWeights) await prepareOutputFile(out!, inputs(weights.source));
-    model = await LrpResNet.load({
+    model = await LrpModel.load({
       weights: weights.source,
       rules,
       precision,

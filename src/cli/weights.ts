@@ -1,11 +1,11 @@
 /**
- * `--weights` → what LrpResNet50.load takes. The ImageNet file is fetched here rather than by
+ * `--weights` → what LrpModel.load takes. The ImageNet file is fetched here rather than by
  * the library's loader so that the CLI can show a download bar before the model loads.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import type { WeightsSource } from '../lrp-resnet.js';
+import type { WeightsSource } from '../lrp-model.js';
 import { weightsCacheDir } from '../weights/cache.js';
 import { ensureImageNetWeights } from '../weights/download.js';
 import { RESNET50_FILE_NAMES } from '../weights/imagenet.js';

@@ -1,6 +1,6 @@
 /**
  * What the evaluation needs from a model: its input description and class probabilities for a
- * batch of preprocessed images. Any model fits behind it — the library's `LrpResNet50`
+ * batch of preprocessed images. Any model fits behind it — the library's `LrpModel`
  * ({@link classifierFromModel}), a raw onnxruntime session on an ONNX file
  * ({@link OnnxClassifier}), or anything else that answers `probabilities`. Browser-safe.
  */

@@ -5,8 +5,8 @@
 import type { LrpOptions } from '../lrp/presets.js';
 import type { Attribution, AttributionMethod } from './methods.js';
 
-/** The part of a loaded model (e.g. `LrpResNet50`) that LRP needs. */
-export interface LrpModel {
+/** The part of a loaded model (an `LrpModel`) that LRP as an attribution method needs. */
+export interface BatchLrpModel {
   computeLrpBatch(
     inputs: readonly Float32Array[],
     options: { classIndices: readonly (number | undefined)[] },
@@ -17,7 +17,7 @@ export interface LrpModel {
  * Wraps a model whose explainer was compiled with `rules` (the rules are only described here:
  * the model holds them).
  */
-export function lrpMethod(name: string, model: LrpModel, rules: LrpOptions = {}): AttributionMethod {
+export function lrpMethod(name: string, model: BatchLrpModel, rules: LrpOptions = {}): AttributionMethod {
   return {
     name,
     description: `LRP (${JSON.stringify(rules)})`,

@@ -13,7 +13,7 @@ import type { ExplainerSession } from './explainer-session.js';
 import { gradcamMethod } from './gradcam.js';
 import { gradientTimesInputMethod, guidedBackpropMethod, saliencyMethod } from './gradient-methods.js';
 import { DEFAULT_IG_STEPS, integratedGradientsMethod, type IntegratedGradientsOptions } from './integrated-gradients.js';
-import { lrpMethod, type LrpModel } from './lrp-method.js';
+import { lrpMethod, type BatchLrpModel } from './lrp-method.js';
 import { randomMethod } from './random-method.js';
 
 /** What a method computes for one image. */
@@ -71,11 +71,11 @@ export interface MethodContext {
   /** The node Grad-CAM explains (default: the last node whose output has more than one position). */
   readonly gradcamNode?: string;
   /** The model with an LRP explainer compiled for these rules. */
-  loadLrp(rules: LrpOptions): Promise<LrpModel>;
+  loadLrp(rules: LrpOptions): Promise<BatchLrpModel>;
   /**
    * The model's forward pass and a relevance pass under `rules`, with extra outputs, in a
    * session of its own: what the gradient-based methods run (`contextFromModel` gives it for a
-   * loaded `LrpResNet`).
+   * loaded `LrpModel`).
    */
   compileExplainer(rules: LrpOptions, options?: ExplainerOptions): Promise<ExplainerSession>;
   /** Seed of the random baseline. Default 0. */

@@ -1,13 +1,13 @@
 /**
- * The library's `LrpResNet` as a {@link Classifier}: its forward-only session gives the
+ * The library's `LrpModel` as a {@link Classifier}: its forward-only session gives the
  * probabilities of the perturbed images.
  */
-import type { LrpResNet } from '../lrp-resnet.js';
+import type { LrpModel } from '../lrp-model.js';
 import { imageShape } from '../model/input.js';
 import type { Classifier } from './classifier.js';
 
 /** Adapts a loaded model; its own input description says what "black" and the layout are. */
-export function classifierFromModel(model: LrpResNet): Classifier {
+export function classifierFromModel(model: LrpModel): Classifier {
   const inputDescription = model.inputDescription;
   const shape = imageShape(inputDescription);
   const classes = model.info.classes;

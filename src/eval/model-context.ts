@@ -1,15 +1,15 @@
 /**
- * The {@link MethodContext} of a loaded `LrpResNet`: every method of the registry runs on it.
+ * The {@link MethodContext} of a loaded `LrpModel`: every method of the registry runs on it.
  */
-import type { LrpResNet } from '../lrp-resnet.js';
+import type { LrpModel } from '../lrp-model.js';
 import { resolveLrpOptions, type LrpOptions } from '../lrp/presets.js';
 import { explainerSession } from './explainer-session.js';
-import type { LrpModel } from './lrp-method.js';
+import type { BatchLrpModel } from './lrp-method.js';
 import type { MethodContext } from './methods.js';
 
 export interface ModelContextOptions {
   /** Loads the model under other LRP rules than its own (without it, other rules are refused). */
-  loadLrp?(rules: LrpOptions): Promise<LrpModel>;
+  loadLrp?(rules: LrpOptions): Promise<BatchLrpModel>;
   seed?: number;
   ig?: MethodContext['ig'];
 }
@@ -18,7 +18,7 @@ export interface ModelContextOptions {
  * A context on `model`: LRP methods with the model's own rules use it, other rules go to
  * `options.loadLrp`; the gradient-based methods compile their explainers from it.
  */
-export function contextFromModel(model: LrpResNet, options: ModelContextOptions = {}): MethodContext {
+export function contextFromModel(model: LrpModel, options: ModelContextOptions = {}): MethodContext {
   const own = JSON.stringify(model.config);
   return {
     inputDescription: model.inputDescription,

@@ -2,7 +2,7 @@
  * The platform-free model: a model graph with its weights, compiled into one forward + LRP
  * ONNX graph and run by whatever {@link Runtime} the entry passes in (onnxruntime-node or
  * onnxruntime-web). The one implementation of predict and explain: the Node entry
- * (`LrpResNet`) and the browser entry (`resnet-lrp/web`) are built on it.
+ * (`LrpModel`) and the browser entry (`resnet-lrp/web`) are built on it.
  */
 import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from '../lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from '../lrp/presets.js';

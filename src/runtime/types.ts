@@ -1,6 +1,6 @@
 /**
  * What the explainer takes and gives: model inputs, predictions, LRP results, the call options
- * and the model's description. Shared by the Node entry (`LrpResNet`) and the browser-safe core
+ * and the model's description. Shared by the Node entry (`LrpModel`) and the browser-safe core
  * (`Explainer`); browser-safe itself (types only).
  */
 import type { InputDescription } from '../model/input.js';

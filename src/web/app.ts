@@ -16,7 +16,7 @@ import type { LrpResult } from '../runtime/types.js';
 import { rankClasses } from '../model/top-k.js';
 import { renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
 import type { LoadProgress } from './index.js';
-import { ExplainerWorker, RemoteExplainer } from './worker-client.js';
+import { ExplainerWorker, RemoteLrpModel } from './worker-client.js';
 import cifarLabels from '../../assets/models/cifar10-resnet20.labels.json' with { type: 'json' };
 
 /** A model the page ships: where, its name on the page, its class names, how images are fitted to it. */
@@ -93,7 +93,7 @@ const worker = new ExplainerWorker();
 
 /** What the page holds (the model itself lives in the worker). */
 const state: {
-  model?: RemoteExplainer;
+  model?: RemoteLrpModel;
   /** Which bundled model `model` is; undefined for the user's own. */
   bundled?: BundledModel;
   /** The decoded image and its file (decoded again when a model with another input comes). */
@@ -161,7 +161,7 @@ async function loadBundled(id: BundledModel): Promise<void> {
  * Loads and compiles a model from a URL, a File, or the file of the current model (new rules);
  * keeps the old one on failure. `bundled`: which bundled model the URL is (its class names and fit).
  */
-async function compileModel(source: string | Blob | RemoteExplainer, label: string, bundled?: BundledModel): Promise<void> {
+async function compileModel(source: string | Blob | RemoteLrpModel, label: string, bundled?: BundledModel): Promise<void> {
   const labels = bundled && BUNDLED_MODELS[bundled].labels;
   clearError();
   const onProgress = (p: LoadProgress): void => {
@@ -171,12 +171,12 @@ async function compileModel(source: string | Blob | RemoteExplainer, label: stri
   };
   setStatus(`Loading ${label}…`, 'busy');
   // The worker keeps the file's bytes: changing the rules recompiles without reading it again.
-  const model = source instanceof RemoteExplainer
+  const model = source instanceof RemoteLrpModel
     ? await source.withRules(rules(), onProgress)
     : await worker.loadModel({ weights: source, label, rules: rules(), onProgress, ...(labels ? { labels } : {}) });
   const old = state.model;
   state.model = model;
-  if (!(source instanceof RemoteExplainer)) state.bundled = bundled;
+  if (!(source instanceof RemoteLrpModel)) state.bundled = bundled;
   await old?.dispose();
   setStatus(`Model ready: ${label} — ${model.info.architecture}, ${model.info.classes} classes, ${model.info.rules}`);
   // Decoded again: another model may take another input size or preprocessing.

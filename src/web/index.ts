@@ -13,7 +13,7 @@
  *
  * `loadModel` gives the same {@link Explainer} the Node entry is built on: `predict`,
  * `computeLrp` (one class, or `{ classIndices }` / `{ topK }` for several from one forward
- * pass) and `computeLrpBatch` behave as `LrpResNet`'s.
+ * pass) and `computeLrpBatch` behave as `LrpModel`'s.
  *
  * The same calls off the main thread (reading, compiling and runs in `resnet-lrp-worker.js`):
  * `new ExplainerWorker()`, then `worker.loadModel(…)`, `worker.decodeImage(…)`, `model.computeLrp(…)`.
@@ -31,12 +31,13 @@ import type { ClassifierHead } from '../weights/bind.js';
 import { modelFromBytes } from '../weights/from-bytes.js';
 import { checkHeader, h5wasmModule, readOpened, withThrowingErrors, type KerasWeightFile, type ReadKerasH5Options } from '../weights/keras-h5-reader.js';
 
-export { Explainer } from '../runtime/explainer.js';
+/** The model with its explainer: the same core as the Node entry's `LrpModel`, on onnxruntime-web. */
+export { Explainer as LrpModel } from '../runtime/explainer.js';
 export { colorize, colorScale, COLORMAP_NAMES, type ColormapName } from '../image/colormap.js';
 export { quantizeHeat, DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 export { figureLayout, figurePieces, formatScaleValue, type FigureOptions } from '../image/figure-parts.js';
 export { decodeImage, renderFigureCanvas, rgbToImageData, type WebImage } from './image.js';
-export { ExplainerWorker, RemoteExplainer, type WorkerLoadOptions } from './worker-client.js';
+export { ExplainerWorker, RemoteLrpModel, type WorkerLoadOptions } from './worker-client.js';
 export { traceChartSvg } from '../image/trace-chart.js';
 export { encodeNpy, decodeNpy } from '../image/npy-codec.js';
 export { rankClasses, type ClassScore } from '../model/top-k.js';

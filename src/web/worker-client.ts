@@ -1,6 +1,6 @@
 /**
  * The page's side of the explainer worker: {@link ExplainerWorker} starts
- * `resnet-lrp-worker.js` and gives models ({@link RemoteExplainer}) that answer like an
+ * `resnet-lrp-worker.js` and gives models ({@link RemoteLrpModel}) that answer like an
  * {@link Explainer} while the reading, compiling and runs happen in the worker. It imports no
  * onnxruntime and no h5wasm, so a page that uses only this module does not load them itself.
  *
@@ -72,7 +72,7 @@ export class ExplainerWorker {
    * @throws Error with the message of `loadModel`: not found, not HDF5 / ONNX, weights that do
    *   not fit, an unsupported ONNX graph.
    */
-  async loadModel(options: WorkerLoadOptions): Promise<RemoteExplainer> {
+  async loadModel(options: WorkerLoadOptions): Promise<RemoteLrpModel> {
     const { weights, onProgress, ...rest } = options;
     const { source, transfer } = modelSource(weights);
     return this.load({ ...rest, source }, transfer, onProgress);
@@ -93,10 +93,10 @@ export class ExplainerWorker {
   }
 
   /** @internal */
-  async load(args: WorkerCalls['load']['args'], transfer: Transferable[], onProgress?: (progress: LoadProgress) => void): Promise<RemoteExplainer> {
+  async load(args: WorkerCalls['load']['args'], transfer: Transferable[], onProgress?: (progress: LoadProgress) => void): Promise<RemoteLrpModel> {
     const summary = await this.call('load', args, transfer, onProgress);
     const { source: _, ...options } = args;
-    return new RemoteExplainer(this, summary, options);
+    return new RemoteLrpModel(this, summary, options);
   }
 
   /** @internal Sends one request; resolves with its answer. */
@@ -138,7 +138,7 @@ export class ExplainerWorker {
 }
 
 /** A model compiled in an {@link ExplainerWorker}: the calls of an `Explainer`, answered by the worker. */
-export class RemoteExplainer {
+export class RemoteLrpModel {
   readonly info: ModelInfo;
   readonly config: LrpConfig;
   readonly classNames: readonly string[];
@@ -179,7 +179,7 @@ export class RemoteExplainer {
   }
 
   /** The same file compiled with other rules (the worker kept its bytes: nothing is read again). */
-  withRules(rules: LrpOptions, onProgress?: (progress: LoadProgress) => void): Promise<RemoteExplainer> {
+  withRules(rules: LrpOptions, onProgress?: (progress: LoadProgress) => void): Promise<RemoteLrpModel> {
     return this.worker.load({ ...this.options, source: { sameFileAs: this.model }, label: this.info.weights, rules }, [], onProgress);
   }
 

@@ -7,7 +7,7 @@
  */
 import * as ort from 'onnxruntime-web/wasm';
 import { decodeImage } from './image.js';
-import { configureRuntime, loadModel, modelBytes, type Explainer, type LoadProgress } from './index.js';
+import { configureRuntime, loadModel, modelBytes, type LrpModel, type LoadProgress } from './index.js';
 import { transferables, type ModelSource, type ModelSummary, type WorkerCalls, type WorkerRequest, type WorkerResponse } from './worker-protocol.js';
 
 interface WorkerScope {
@@ -18,10 +18,10 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 
 /** The compiled models, with the file bytes they came from (a rule change recompiles from them). */
-const models = new Map<number, { explainer: Explainer; bytes: Uint8Array; label: string }>();
+const models = new Map<number, { explainer: LrpModel; bytes: Uint8Array; label: string }>();
 let lastModel = 0;
 
-function held(model: number): { explainer: Explainer; bytes: Uint8Array; label: string } {
+function held(model: number): { explainer: LrpModel; bytes: Uint8Array; label: string } {
   const entry = models.get(model);
   if (!entry) throw new Error(`no model ${model} in the explainer worker (disposed?)`);
   return entry;

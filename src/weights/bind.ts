@@ -119,7 +119,7 @@ function bindShaped(graph: LayerGraph, file: { readonly source: string; readonly
     const features = expectedParamShapes(graph, classifier).kernel![0];
     problems.unshift(
       `the file has no classifier (no layer ${classifier.name}; an include_top=False "notop" file?): ` +
-      `give one as head: { kernel, bias } (LrpResNet50.load or bindWeights) with kernel [${features},${units}] and bias [${units}]`,
+      `give one as head: { kernel, bias } (LrpModel.load or bindWeights) with kernel [${features},${units}] and bias [${units}]`,
     );
     missingLayers.splice(missingLayers.indexOf(classifier.name), 1);
   }

@@ -9,16 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { readNpy } from '../../src/image/npy.js';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, relativeL2, SAMPLES_DIR } from '../support/fixture.js';
 import { CLI, runCli } from '../support/process.js';
 
 const CAT = join(SAMPLES_DIR, 'chelsea.png');
 let tmp: string;
-let model: LrpResNet;
+let model: LrpModel;
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'resnet-lrp-classes-'));
-  model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
 });
 after(async () => {
   await model.dispose();

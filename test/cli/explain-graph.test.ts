@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import onnxProto from 'onnx-proto';
 import { decodeNpy } from '../../src/image/npy.js';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { ort } from '../../src/runtime/session.js';
 import { FIXTURES_ROOT, relativeL2, REPO_ROOT } from '../support/fixture.js';
 import { runCli } from '../support/process.js';
@@ -37,7 +37,7 @@ test('the bundled CIFAR-10 ResNet20 names the class of the first test image of e
     const json = JSON.parse(await readFile(join(out, `${name}-0000.lrp.json`), 'utf8'));
     assert.equal(json.prediction.className, name);
   }
-  const lrp = await LrpResNet.load({ weights: CIFAR_MODEL });
+  const lrp = await LrpModel.load({ weights: CIFAR_MODEL });
   try {
     const image = await lrp.loadImage(join(CIFAR_IMAGES, 'cat-0000.jpg'));
     const ours = await lrp.computeLrp(image.input);
@@ -54,7 +54,7 @@ test('on all 100 bundled CIFAR-10 images the model predicts what onnxruntime pre
   assert.equal(run.code, 0, run.stderr);
   const rows = JSON.parse(run.stdout) as { input: string; predictedClass: number; className: string; conservation: number }[];
   assert.equal(rows.length, 100);
-  const lrp = await LrpResNet.load({ weights: CIFAR_MODEL });
+  const lrp = await LrpModel.load({ weights: CIFAR_MODEL });
   const session = await ort.InferenceSession.create(await readFile(CIFAR_MODEL));
   let correct = 0;
   try {

@@ -15,7 +15,7 @@ import { colorize } from '../../src/image/colormap.js';
 import { figureLayout } from '../../src/image/figure.js';
 import { loadImage } from '../../src/image/load.js';
 import { decodeNpy } from '../../src/image/npy.js';
-import { LrpResNet50, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LrpResult } from '../../src/lrp-model.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { RESNET50_FILE_NAMES } from '../../src/weights/imagenet.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT, relativeL2, tvExpected, tvPath } from '../support/fixture.js';
@@ -52,7 +52,7 @@ function assertNoStackTrace(text: string): void {
 
 let tmp: string;
 let closedUrl: string;
-let model: LrpResNet50;
+let model: LrpModel;
 /** The library's own results for the samples (computed in-process, not by the CLI). */
 const reference = new Map<string, LrpResult>();
 async function referenceFor(file: string, classIndex?: number): Promise<LrpResult> {
@@ -67,7 +67,7 @@ async function referenceFor(file: string, classIndex?: number): Promise<LrpResul
 before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'resnet-lrp-cli-'));
   closedUrl = await closedPortUrl();
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
 });
 after(async () => {
   await model.dispose();

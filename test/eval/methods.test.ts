@@ -9,7 +9,7 @@ import { classifierFromModel } from '../../src/eval/model-classifier.js';
 import { contextFromModel } from '../../src/eval/model-context.js';
 import { randomModel } from '../../src/weights/random.js';
 import { buildResNet, kerasResNetSpec } from '../../src/model/resnet.js';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { CAFFE_INPUT } from '../../src/model/input.js';
 import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, relativeL2, tvExpected, tvInput, tvPath } from '../support/fixture.js';
@@ -21,9 +21,9 @@ const input = fixtureInput();
  * before them (other rules load on demand), disposed after them.
  */
 function contextFor(weights: string): () => MethodContext {
-  const loaded: LrpResNet50[] = [];
+  const loaded: LrpModel[] = [];
   const load = async (rules: LrpOptions) => {
-    const model = await LrpResNet50.load({ weights, rules });
+    const model = await LrpModel.load({ weights, rules });
     loaded.push(model);
     return model;
   };
@@ -140,7 +140,7 @@ describe('random method', () => {
 });
 
 test('classifierFromModel: the softmax of the reference logits, image by image in a batch', async () => {
-  const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  const model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
   try {
     const classifier = classifierFromModel(model);
     assert.equal(classifier.classes, 1000);

@@ -13,7 +13,7 @@ import { main as batchProcessing } from '../../examples/batch-processing.js';
 import { CONFIGS, main as customRules, positiveShare } from '../../examples/custom-rules.js';
 import { figureLayout } from '../../src/image/figure.js';
 import { loadImage } from '../../src/image/load.js';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { imagenetLabels } from '../../src/model/labels.js';
 import { FIXTURE_WEIGHTS, REPO_ROOT } from '../support/fixture.js';
 
@@ -21,10 +21,10 @@ const SAMPLES = join(REPO_ROOT, 'assets', 'samples');
 const FIGURE = figureLayout(224, 224);
 
 let out: string;
-let model: LrpResNet50;
+let model: LrpModel;
 before(async () => {
   out = await mkdtemp(join(tmpdir(), 'resnet-lrp-examples-'));
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
 });
 after(async () => {
   await model.dispose();

@@ -5,14 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LrpResult } from '../../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, fixtureInput } from '../support/fixture.js';
 
-let model: LrpResNet;
-let gradient: LrpResNet;
+let model: LrpModel;
+let gradient: LrpModel;
 before(async () => {
-  model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS });
-  gradient = await LrpResNet.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'gradient' } });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
+  gradient = await LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'gradient' } });
 });
 after(async () => {
   await model.dispose();

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { TORCHVISION_INPUT } from '../../src/model/input.js';
 import { buildResNet, kerasResNetSpec, TORCH_BN_EPSILON } from '../../src/model/resnet.js';
 import { randomWeights } from '../../src/weights/random.js';
@@ -17,7 +17,7 @@ test('full-size ResNet18 from ONNX, default rules: conservation error below 1e-3
     ...kerasResNetSpec(50), name: 'resnet18', stageBlocks: [2, 2, 2, 2], block: 'basic',
     strideOn: 'middle', convBias: false, bnEpsilon: TORCH_BN_EPSILON, input: TORCHVISION_INPUT,
   });
-  const model = await LrpResNet.load({ weights: torchvisionOnnx(graph, randomWeights(graph, 11)) });
+  const model = await LrpModel.load({ weights: torchvisionOnnx(graph, randomWeights(graph, 11)) });
   try {
     assert.equal(model.info.format, 'onnx');
     assert.deepEqual(model.info.inputShape, [3, 224, 224]);

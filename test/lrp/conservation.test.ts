@@ -4,11 +4,11 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { fixtureInput } from '../support/fixture.js';
 
 test('full-width ResNet50, default rules: conservation error below 1e-3, and per block', async () => {
-  const model = await LrpResNet50.load({ weights: null, seed: 7 });
+  const model = await LrpModel.load({ weights: null, seed: 7 });
   try {
     assert.deepEqual(model.info.inputShape, [3, 224, 224]);
     assert.equal(model.info.classes, 1000);
@@ -28,7 +28,7 @@ test('full-width ResNet50, default rules: conservation error below 1e-3, and per
 });
 
 test('symmetric split on the same model also conserves (z+ everywhere, 0.5/0.5 at skips)', async () => {
-  const model = await LrpResNet50.load({ weights: null, seed: 7, rules: { preset: 'symmetric' } });
+  const model = await LrpModel.load({ weights: null, seed: 7, rules: { preset: 'symmetric' } });
   try {
     const result = await model.computeLrp(fixtureInput(), { debug: true });
     assert.ok(result.conservationError! < 1e-3, `conservation error ${result.conservationError}`);

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import type { Precision } from '../../src/onnx/graph-builder.js';
 import { expected, FIXTURE_WEIGHTS, fixtureArray, fixtureInput, fixtureRules, relativeL2 } from '../support/fixture.js';
 
@@ -36,9 +36,9 @@ for (const precision of ['float32', 'float64'] as Precision[]) {
       // float32 is checked against the well-conditioned configurations; gamma below.
       if (precision === 'float32' && name === 'gamma') continue;
       describe(`config ${name}`, () => {
-        let model: LrpResNet50;
+        let model: LrpModel;
         before(async () => {
-          model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: fixtureRules(reference.config), precision });
+          model = await LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: fixtureRules(reference.config), precision });
         });
         after(() => model.dispose());
 

@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { ort } from '../../src/runtime/session.js';
 import { relativeL2 } from '../support/fixture.js';
@@ -40,7 +40,7 @@ async function finiteDifferences(bytes: Uint8Array, x: Float32Array, target: num
 }
 
 async function explain(bytes: Uint8Array, x: Float32Array, rules: LrpOptions) {
-  const model = await LrpResNet.load({ weights: bytes, rules, precision: 'float64' });
+  const model = await LrpModel.load({ weights: bytes, rules, precision: 'float64' });
   try {
     return await model.computeLrp(x, { classIndex: TARGET, debug: true });
   } finally {

@@ -14,7 +14,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { relativeL2, TV_FIXTURES, tvArray, tvExpected, tvInput, tvPath } from '../support/fixture.js';
 
 const TOLERANCE = { 'model_bn.onnx': 1e-4, 'model.onnx': 5e-3 } as const;
@@ -24,7 +24,7 @@ for (const fixture of TV_FIXTURES) {
     test(`${fixture} ${file}: the official preset reproduces the official code's map (≤ ${tolerance})`, async () => {
       const reference = tvArray(fixture, 'relevance_official.npy');
       assert.deepEqual(reference.shape.slice(-2), [224, 224]);
-      const model = await LrpResNet.load({ weights: tvPath(fixture, file), rules: { preset: 'official' } });
+      const model = await LrpModel.load({ weights: tvPath(fixture, file), rules: { preset: 'official' } });
       try {
         const result = await model.computeLrp(tvInput(fixture));
         assert.equal(result.targetClass, tvExpected(fixture).official.target);

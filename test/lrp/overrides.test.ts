@@ -5,22 +5,22 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { assignRules, firstLayers } from '../../src/lrp/composite.js';
 import type { LrpOptions } from '../../src/lrp/presets.js';
 import { FIXTURE_WEIGHTS, fixtureInput, relativeL2 } from '../support/fixture.js';
 
 const GAMMA = { name: 'gamma', gamma: 0.1 } as const;
 const input = fixtureInput();
-const models: LrpResNet50[] = [];
+const models: LrpModel[] = [];
 const load = async (rules: LrpOptions) => {
-  const model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules });
+  const model = await LrpModel.load({ weights: FIXTURE_WEIGHTS, rules });
   models.push(model);
   return model;
 };
 after(() => Promise.all(models.map((m) => m.dispose())));
 
-let byKind: LrpResNet50;
+let byKind: LrpModel;
 before(async () => {
   byKind = await load({ conv: GAMMA });
 });

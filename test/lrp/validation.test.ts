@@ -1,12 +1,12 @@
 /** Bad inputs and options fail with errors that name the problem. */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, fixtureInput } from '../support/fixture.js';
 
-let model: LrpResNet50;
+let model: LrpModel;
 before(async () => {
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
 });
 after(() => model.dispose());
 
@@ -35,15 +35,15 @@ test('class index out of range or not an integer', async () => {
 });
 
 test('invalid rule options', async () => {
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'nope' as never } }), /unknown LRP preset "nope"/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: { name: 'gamma', gamma: -1 } } }), /gamma must be a finite number ≥ 0/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /rule override for "conv9_block1_1_conv": model resnet50 has no such node/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /the zb rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
-  await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be one of "ratio", "ratio-no-fallback", "symmetric", "gradient", got "half"/);
+  await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'nope' as never } }), /unknown LRP preset "nope"/);
+  await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { conv: { name: 'gamma', gamma: -1 } } }), /gamma must be a finite number ≥ 0/);
+  await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { layers: { conv9_block1_1_conv: 'zplus' } } }), /rule override for "conv9_block1_1_conv": model resnet50 has no such node/);
+  await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { conv: 'zb' } }), /the zb rule needs input bounds, so it only applies to the first layer \(conv1_conv\)/);
+  await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { split: 'half' as never } }), /split must be one of "ratio", "ratio-no-fallback", "symmetric", "gradient", got "half"/);
 });
 
 test('the official start explains the predicted class only, and says so when a class is chosen', async () => {
-  const official = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'official' } });
+  const official = await LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { preset: 'official' } });
   try {
     const x = fixtureInput();
     await assert.rejects(official.computeLrp(x, { classIndex: 5 }), /start rule "softmax-predicted" explains the predicted class only .* use start: 'softmax'/);

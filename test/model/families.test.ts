@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { LrpResNet } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { ort } from '../../src/runtime/session.js';
 import { FIXTURES_ROOT } from '../support/fixture.js';
 
@@ -22,7 +22,7 @@ for (const family of FAMILIES) {
     const bytes = readFileSync(join(FIXTURES_ROOT, 'families', `${family}.onnx`));
 
     test('same logits and class as onnxruntime on the file; default maps are finite', async () => {
-      const model = await LrpResNet.load({ weights: bytes });
+      const model = await LrpModel.load({ weights: bytes });
       try {
         const [c, h, w] = model.info.inputShape;
         // The file's own input: pixels in [0, 1] where it normalises them itself, else normalised values.
@@ -50,7 +50,7 @@ for (const family of FAMILIES) {
     });
 
     test('conserves relevance from the logit to the input', async () => {
-      const model = await LrpResNet.load({ weights: bytes, rules: CONSERVING });
+      const model = await LrpModel.load({ weights: bytes, rules: CONSERVING });
       try {
         const [c, h, w] = model.info.inputShape;
         const input = Float32Array.from({ length: c * h * w }, (_, i) => Math.sin(i * 0.61));

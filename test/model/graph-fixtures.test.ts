@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LrpResult } from '../../src/lrp-model.js';
 import { ort } from '../../src/runtime/session.js';
 import { GRAPH_FIXTURES, graphArray, graphExpected, graphPath, relativeL2 } from '../support/fixture.js';
 
@@ -39,13 +39,13 @@ for (const fixture of GRAPH_FIXTURES) {
     } as const;
     for (const config of ['default', 'symmetric', 'gamma_signed'] as const) {
       describe(`config ${config}`, () => {
-        let model: LrpResNet;
+        let model: LrpModel;
         let result: LrpResult;
         before(async () => {
           // Where the reference itself moves by ≥ 1e-5 under float32 rounding (expected.json's
           // float32_sensitivity: gamma-signed on ResNeXt and MobileNetV2), compare in float64.
           const precision = expected.configs[config]!.float32_sensitivity >= 1e-5 ? 'float64' : 'float32';
-          model = await LrpResNet.load({ weights: graphPath(fixture, 'model.onnx'), rules: rules[config], precision });
+          model = await LrpModel.load({ weights: graphPath(fixture, 'model.onnx'), rules: rules[config], precision });
           result = await model.computeLrp(input, { debug: true });
         });
         after(() => model.dispose());

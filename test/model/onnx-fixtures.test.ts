@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LrpResult } from '../../src/lrp-model.js';
 import { relativeL2, TV_FILES, TV_FIXTURES, tvArray, tvExpected, tvInput, tvPath, tvRules } from '../support/fixture.js';
 
 const LOGIT_TOLERANCE = 1e-3;
@@ -21,7 +21,7 @@ const TRACE_TOLERANCE = 1e-4;
  * first block, the max pool's output; the max pool's input, i.e. the stem conv's output (BN and
  * ReLU pass relevance on); and the input.
  */
-function inFixtureUnits(model: LrpResNet, trace: { name: string; sum: number }[]): { name: string; sum: number }[] {
+function inFixtureUnits(model: LrpModel, trace: { name: string; sum: number }[]): { name: string; sum: number }[] {
   const op = new Map(model.graph.nodes.map((n) => [n.name, n.op]));
   const stem = trace.filter((t) => op.get(t.name) === 'Conv').at(-1);
   return trace.filter((t, k) => k === 0 || t.name === 'input' || t === stem || op.get(t.name) === 'Add' || op.get(t.name) === 'MaxPool');
@@ -36,10 +36,10 @@ for (const fixture of TV_FIXTURES) {
     for (const file of TV_FILES) {
       for (const [name, reference] of Object.entries(expected.configs)) {
         describe(`${file}, config ${name}`, () => {
-          let model: LrpResNet;
+          let model: LrpModel;
           let result: LrpResult;
           before(async () => {
-            model = await LrpResNet.load({ weights: tvPath(fixture, file), rules: tvRules(reference.config) });
+            model = await LrpModel.load({ weights: tvPath(fixture, file), rules: tvRules(reference.config) });
             result = await model.computeLrp(input, { debug: true });
             if (!relevanceByFile.has(file)) relevanceByFile.set(file, new Map());
             relevanceByFile.get(file)!.set(name, result);

@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import onnxProto from 'onnx-proto';
-import { LrpResNet50, type LoadOptions, type LrpClassesOptions, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LoadOptions, type LrpClassesOptions, type LrpResult } from '../../src/lrp-model.js';
 import { nonFiniteIn } from '../../src/runtime/result-checks.js';
 import { FIXTURE_WEIGHTS, fixtureInput, SAMPLES_DIR, tvPath } from '../support/fixture.js';
 
-let model: LrpResNet50;
+let model: LrpModel;
 let x: Float32Array;
 before(async () => {
-  model = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
   x = await fixtureInput();
 });
 after(() => model.dispose());
@@ -52,7 +52,7 @@ test('a class index that is not a number is a TypeError, not "out of range"', as
 });
 
 test('calls after dispose() are refused with a clear message; dispose twice is harmless', async () => {
-  const own = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS });
+  const own = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
   await own.predict(x);
   await own.dispose();
   await own.dispose();
@@ -89,12 +89,12 @@ describe('round two (issue 14, item 10): misleading errors replaced by ones nami
 
   test('weights of the wrong type, and load(null), are TypeErrors naming what was given', async () => {
     for (const [weights, shown] of [[42, 'number 42'], [{}, 'an object'], [true, 'boolean true']] as const) {
-      await assert.rejects(LrpResNet50.load({ weights: weights as unknown as string }), {
+      await assert.rejects(LrpModel.load({ weights: weights as unknown as string }), {
         name: 'TypeError',
         message: `weights must be 'imagenet', a file path, the file's bytes (Uint8Array) or null (random weights), got ${shown}`,
       });
     }
-    await assert.rejects(LrpResNet50.load(null as unknown as LoadOptions), { name: 'TypeError', message: /^LrpResNet\.load takes an options object .* got null$/ });
+    await assert.rejects(LrpModel.load(null as unknown as LoadOptions), { name: 'TypeError', message: /^LrpModel\.load takes an options object .* got null$/ });
   });
 
   test('loadImage(42) and a NaN maxBytes are refused (NaN would switch the file-size limit off)', async () => {
@@ -109,21 +109,21 @@ describe('round two (issue 14, item 10): misleading errors replaced by ones nami
       [{ mean: [1, 2] as unknown as [number, number, number] }, /^input\.mean must be 3 finite numbers .* got \[1, 2\]$/],
       [{ scale: 0 }, /^input\.scale must be a finite non-zero number, got 0$/],
     ];
-    for (const [input, message] of cases) await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, input }), { name: 'RangeError', message });
+    for (const [input, message] of cases) await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, input }), { name: 'RangeError', message });
   });
 
   test('absurd session options are refused before anything is compiled', async () => {
-    await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, session: { intraOpThreads: 1e9 } }), {
+    await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, session: { intraOpThreads: 1e9 } }), {
       name: 'RangeError',
       message: 'session.intraOpThreads must be an integer in 1..1024, got number 1000000000',
     });
-    await assert.rejects(LrpResNet50.load({ weights: FIXTURE_WEIGHTS, session: { graphOptimization: 'max' as 'all' } }), { name: 'RangeError', message: /graphOptimization must be one of/ });
+    await assert.rejects(LrpModel.load({ weights: FIXTURE_WEIGHTS, session: { graphOptimization: 'max' as 'all' } }), { name: 'RangeError', message: /graphOptimization must be one of/ });
   });
 
   test('classIndex together with topK / classIndices, and a class listed twice, are refused', async () => {
     const options = { topK: 2, classIndex: 5 } as unknown as LrpClassesOptions;
     await assert.rejects(model.computeLrp(x, options), { name: 'TypeError', message: 'give classIndex (one class) or classIndices / topK (several), not both' });
-    const softmax = await LrpResNet50.load({ weights: FIXTURE_WEIGHTS, rules: { start: 'softmax' } });
+    const softmax = await LrpModel.load({ weights: FIXTURE_WEIGHTS, rules: { start: 'softmax' } });
     try {
       await assert.rejects(softmax.computeLrp(x, { classIndices: [3, 7, 3] }), { name: 'RangeError', message: 'classIndices lists class 3 twice (at 0 and 2): give each class once' });
     } finally {
@@ -160,14 +160,14 @@ describe('a model file declaring a huge input (issue 14, item 6) is refused at l
   test('20000² is refused by default before anything large is allocated; 320² is refused under a lower limit', async () => {
     const huge = await withInputSide(20000);
     const before = process.memoryUsage().rss;
-    await assert.rejects(LrpResNet50.load({ weights: huge }), {
+    await assert.rejects(LrpModel.load({ weights: huge }), {
       name: 'RangeError',
       message: `${huge}: the model's input is 20000 × 20000 × 3 (400 megapixels), over the limit of 16.8 megapixels (maxInputPixels, --max-input-pixels)`,
     });
     assert.ok(process.memoryUsage().rss - before < 500e6, 'nothing of the input size was allocated');
     const small = await withInputSide(320);
-    await assert.rejects(LrpResNet50.load({ weights: small, maxInputPixels: 300 * 300 }), { message: new RegExp(`^${small.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the model's input is 320 × 320 × 3`) });
-    const ok = await LrpResNet50.load({ weights: small });
+    await assert.rejects(LrpModel.load({ weights: small, maxInputPixels: 300 * 300 }), { message: new RegExp(`^${small.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: the model's input is 320 × 320 × 3`) });
+    const ok = await LrpModel.load({ weights: small });
     assert.deepEqual(ok.info.inputShape, [3, 320, 320]);
     await ok.dispose();
     await rm(dirname(huge), { recursive: true });

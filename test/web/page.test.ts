@@ -13,7 +13,7 @@ import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { startServer } from '../../src/cli/serve.js';
 import { decodeNpy } from '../../src/image/npy.js';
-import { LrpResNet, type LrpResult } from '../../src/lrp-resnet.js';
+import { LrpModel, type LrpResult } from '../../src/lrp-model.js';
 import { FIXTURE_WEIGHTS, relativeL2, REPO_ROOT, SAMPLES_DIR } from '../support/fixture.js';
 import { launchChromium } from '../support/browser.js';
 import { TORCHVISION_INPUT } from '../../src/model/input.js';
@@ -55,7 +55,7 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
       if (message.type() === 'info') consoleInfos.push(message.text());
     });
     page.on('pageerror', (error) => consoleErrors.push(error.message));
-    const model = await LrpResNet.load({ weights: FIXTURE_WEIGHTS });
+    const model = await LrpModel.load({ weights: FIXTURE_WEIGHTS });
     const image = await model.loadImage(join(SAMPLES_DIR, 'chelsea.png'));
     node = await model.computeLrp(image.input, { debug: true });
     nodeClass = model.classNames[node.classIndex]!;
@@ -334,7 +334,7 @@ describe('web page in Chromium', { timeout: 120_000 }, () => {
 
   it('explains a photo with a MobileNetV2 file chosen as the model: Node\'s class and map', async () => {
     const path = join(REPO_ROOT, 'test', 'fixtures', 'graph', 'mobilenet_v2', 'model.onnx');
-    const model = await LrpResNet.load({ weights: path });
+    const model = await LrpModel.load({ weights: path });
     const image = await model.loadImage(join(SAMPLES_DIR, 'chelsea.png'));
     const expected = await model.computeLrp(image.input);
     await model.dispose();

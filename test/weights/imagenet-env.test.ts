@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { LrpResNet50 } from '../../src/lrp-resnet.js';
+import { LrpModel } from '../../src/lrp-model.js';
 import { ensureImageNetWeights } from '../../src/weights/download.js';
 import { RESNET50_FILE_NAMES, WEIGHTS_URL_ENV } from '../../src/weights/imagenet.js';
 
@@ -24,7 +24,7 @@ test('the mirror URL from the environment is where the file is requested', async
     assert.deepEqual(requested, [`/mirror/${RESNET50_FILE_NAMES.top}`]);
     // The library's default weights go the same way (process.env), and leave nothing behind.
     process.env[WEIGHTS_URL_ENV] = mirror;
-    await assert.rejects(LrpResNet50.load({ cacheDir }), /404/);
+    await assert.rejects(LrpModel.load({ cacheDir }), /404/);
     assert.equal(requested.length, 2);
     assert.deepEqual(await readdir(cacheDir), []);
   } finally {

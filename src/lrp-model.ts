@@ -1,9 +1,9 @@
 /**
- * The library's main entry: a ResNet (a Keras `.h5` file, a torchvision model exported to
- * ONNX, or the ImageNet ResNet50) with its LRP explainer compiled and ready.
+ * The library's main entry: an image classifier (any CNN in an ONNX file, a Keras ResNet `.h5`
+ * file, or the ImageNet ResNet50) with its LRP explainer compiled and ready.
  *
  * ```ts
- * const model = await LrpResNet.load({ weights: 'resnet18.onnx' });
+ * const model = await LrpModel.load({ weights: 'mobilenet_v2.onnx' });
  * const image = await model.loadImage('cat.jpg');
  * const { attribution, classIndex } = await model.computeLrp(image.input);
  * ```
@@ -94,7 +94,7 @@ export interface LoadOptions {
   maxInputPixels?: number;
 }
 
-/** Options of {@link LrpResNet.exportExplainer}. */
+/** Options of {@link LrpModel.exportExplainer}. */
 export interface ExportOptions {
   /**
    * Fold the preprocessing into the file: its input is then `image`, uint8 RGB pixels
@@ -104,11 +104,11 @@ export interface ExportOptions {
 }
 
 /**
- * A ResNet with a compiled forward + LRP graph: the Node layer over the platform-free
+ * A model with a compiled forward + LRP graph: the Node layer over the platform-free
  * {@link Explainer} (which predicts and explains, here on onnxruntime-node), adding weight
  * files, the ImageNet download, image files and the standalone export.
  */
-export class LrpResNet {
+export class LrpModel {
   private constructor(
     private readonly explainer: Explainer,
     private readonly weights: ModelWeights,
@@ -121,10 +121,10 @@ export class LrpResNet {
    * @throws Error naming the weight file, layer and shapes when the weights do not fit, and
    *   for invalid rule options.
    */
-  static async load(options: LoadOptions = {}): Promise<LrpResNet> {
+  static async load(options: LoadOptions = {}): Promise<LrpModel> {
     // Checked before any weights are read (the ImageNet file is a 100 MB download).
     if (options === null || typeof options !== 'object' || Array.isArray(options)) {
-      throw new TypeError(`LrpResNet.load takes an options object ({ weights, rules, … }), got ${describeValue(options)}`);
+      throw new TypeError(`LrpModel.load takes an options object ({ weights, rules, … }), got ${describeValue(options)}`);
     }
     checkWeightsSource(options.weights);
     resolveLrpOptions(options.rules);
@@ -139,7 +139,7 @@ export class LrpResNet {
       ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
       ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
     });
-    return new LrpResNet(explainer, weights);
+    return new LrpModel(explainer, weights);
   }
 
   /** The layer graph the weights were bound to. */
@@ -278,10 +278,14 @@ export class LrpResNet {
   }
 }
 
-/** The former name, from when only Keras ResNet50 files were read; the same class. */
-export const LrpResNet50 = LrpResNet;
-/** The former name of {@link LrpResNet}. */
-export type LrpResNet50 = LrpResNet;
+/** @deprecated The former name, from when only ResNets were read: use {@link LrpModel}. */
+export const LrpResNet = LrpModel;
+/** @deprecated The former name of {@link LrpModel}. */
+export type LrpResNet = LrpModel;
+/** @deprecated The first name, from when only Keras ResNet50 files were read: use {@link LrpModel}. */
+export const LrpResNet50 = LrpModel;
+/** @deprecated The first name of {@link LrpModel}. */
+export type LrpResNet50 = LrpModel;
 
 function describeResize(desc: InputDescription): string {
   return desc.resize.fit === 'resize' ? 'stretched' : `shorter side to ${desc.resize.resizeTo ?? desc.size}, centre crop`;
