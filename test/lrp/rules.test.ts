@@ -245,7 +245,11 @@ test('the registry: every rule of every kind resolves with its defaults and has 
     }
   }
   const gamma = ruleData('linear', resolveRule({ name: 'gamma', gamma: 0.5 }, 'x'));
-  assert.deepEqual(gamma.terms, [{ input: 'activation', param: { kind: 'gamma', gamma: 0.5 }, sign: 1 }]);
+  // The textbook form: γ on the positive weights for positive inputs, on the negative ones for negative inputs.
+  assert.deepEqual(gamma.terms, [
+    { input: 'activation+', param: { kind: 'gamma', gamma: 0.5 }, sign: 1 },
+    { input: 'activation-', param: { kind: 'gamma-negative', gamma: 0.5 }, sign: 1 },
+  ]);
   assert.deepEqual(ruleData('linear', resolveRule({ name: 'epsilon', epsilon: 0.1 }, 'x')).stabilizer, { mode: 'signed', epsilon: 0.1 });
   assert.deepEqual(SPLIT_MODES, ['ratio', 'ratio-no-fallback', 'symmetric', 'gradient']);
   assert.deepEqual(START_MODES, ['logit', 'softmax', 'softmax-predicted', 'gradient']);
