@@ -3,16 +3,20 @@
  * connections (the default), the symmetric 0.5/0.5 split, and the gamma rule on the convs —
  * comparing how well each conserves relevance and how much of it is positive.
  *
- *     npx tsc -p . && node dist/examples/custom-rules.js [weights.h5]
+ *     npm run build && node dist/examples/custom-rules.js [model.onnx|weights.h5 image]
  *
- * Weights: the first argument, else $RESNET_LRP_WEIGHTS, else the Keras ImageNet weights.
+ * Default: the bundled trained CIFAR-10 ResNet20 on a bundled CIFAR-10 cat (offline), whose
+ * option-A shortcuts pad channels with zeros: the symmetric split loses relevance there.
  */
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 // In your own project: import { … } from 'resnet-lrp';
-import { loadImage, LrpModel, writeFigure, type LrpOptions } from '../src/index.js';
+import { LrpModel, writeFigure, type LrpOptions } from '../src/index.js';
 
-const SAMPLES = fileURLToPath(new URL('../../assets/samples/', import.meta.url));
+const ASSETS = fileURLToPath(new URL('../../assets/', import.meta.url));
+/** The bundled trained model and one of the bundled CIFAR-10 test images. */
+export const CIFAR_MODEL = join(ASSETS, 'models', 'cifar10-resnet20.onnx');
+export const CIFAR_CAT = join(ASSETS, 'samples', 'cifar10', 'cat-0000.jpg');
 
 /** The configurations compared: a name (also the figure's file name) and its rule options. */
 export const CONFIGS: Record<string, LrpOptions> = {
@@ -33,16 +37,17 @@ export interface RuleComparison {
   figure: string;
 }
 
-/** Explains the coffee photo under each configuration; writes `<outDir>/coffee.<config>.png`. */
-export async function main(weights: string, outDir: string): Promise<RuleComparison[]> {
-  const image = await loadImage(join(SAMPLES, 'coffee.png'));
+/** Explains `imagePath` under each configuration; writes `<outDir>/<image name>.<config>.png`. */
+export async function main(weights: string, imagePath: string, outDir: string): Promise<RuleComparison[]> {
+  const name = basename(imagePath, extname(imagePath));
   const out: RuleComparison[] = [];
   for (const [config, rules] of Object.entries(CONFIGS)) {
     // Rules are compiled into the graph, so every configuration is its own model.
     const model = await LrpModel.load({ weights, rules });
     try {
+      const image = await model.loadImage(imagePath);
       const lrp = await model.computeLrp(image.input, { debug: true });
-      const figure = join(outDir, `coffee.${config}.png`);
+      const figure = join(outDir, `${name}.${config}.png`);
       await writeFigure(figure, { image, attribution: lrp.attribution.data, title: `${config}: ${model.info.rules}` });
       out.push({
         config,
@@ -75,5 +80,5 @@ export function positiveShare(map: Float32Array): number {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  await main(process.argv[2] ?? process.env.RESNET_LRP_WEIGHTS ?? 'imagenet', 'out/custom-rules');
+  await main(process.argv[2] ?? CIFAR_MODEL, process.argv[3] ?? CIFAR_CAT, 'out/custom-rules');
 }
