@@ -42,6 +42,8 @@ export interface EvaluateSettings {
   readonly seed: number;
   /** Integrated Gradients' steps (m + 1 gradients per image). */
   readonly igSteps: number;
+  /** The node Grad-CAM explains; undefined: the last spatial layer. */
+  readonly gradcamNode?: string;
   readonly outDir: string;
   readonly resume: boolean;
   readonly json: boolean;
@@ -77,6 +79,8 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'seed', type: 'string', value: '<N>', default: '0', group: METRIC, description: 'seed of the random baseline and of --ties random' },
     { name: 'ig-steps', type: 'string', value: '<m>', default: String(DEFAULT_IG_STEPS), group: METRIC,
       description: 'Integrated Gradients: steps from black to the image (m + 1 gradients per image)' },
+    { name: 'gradcam-node', type: 'string', value: '<name>', default: 'the last spatial layer', group: METRIC,
+      description: 'Grad-CAM: the node (ONNX node name, or Keras layer name) whose output it weighs' },
     { name: 'labels', type: 'string', value: '<file.csv|file.json>', default: 'class folders, else the predicted class', group: DATA,
       description: 'image → class index or WordNet id (CSV "image,label", e.g. ImageNet\'s LOC_val_solution.csv, or a JSON object)' },
     { name: 'limit', type: 'string', value: '<N>', default: 'all', group: DATA, description: 'evaluate only the first N images' },
@@ -161,6 +165,7 @@ export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,
       igSteps: int('ig-steps', 1, 'an integer ≥ 1') ?? DEFAULT_IG_STEPS,
+      ...(str('gradcam-node') !== undefined ? { gradcamNode: str('gradcam-node')! } : {}),
       outDir: str('out') ?? DEFAULT_EVALUATE_OUT,
       resume: v.resume === true,
       json: v.json === true,

@@ -159,6 +159,7 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
     const context = contextFromModel(model, {
       seed: settings.seed,
       ig: { steps: settings.igSteps },
+      ...(settings.gradcamNode !== undefined ? { gradcamNode: settings.gradcamNode } : {}),
       async loadLrp(rules) {
         const other = await load(rules);
         owned.push(other);

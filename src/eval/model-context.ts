@@ -12,6 +12,8 @@ export interface ModelContextOptions {
   loadLrp?(rules: LrpOptions): Promise<BatchLrpModel>;
   seed?: number;
   ig?: MethodContext['ig'];
+  /** The node Grad-CAM explains (default: the last spatial layer). */
+  gradcamNode?: string;
 }
 
 /**
@@ -25,6 +27,7 @@ export function contextFromModel(model: LrpModel, options: ModelContextOptions =
     graph: model.graph,
     ...(options.seed !== undefined ? { seed: options.seed } : {}),
     ...(options.ig ? { ig: options.ig } : {}),
+    ...(options.gradcamNode !== undefined ? { gradcamNode: options.gradcamNode } : {}),
     async loadLrp(rules) {
       if (JSON.stringify(resolveLrpOptions(rules)) === own) return model;
       if (!options.loadLrp) throw new Error(`the model was loaded with other rules (${model.info.rules}); no loader for ${JSON.stringify(rules)}`);

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { explainerSession } from '../../src/eval/explainer-session.js';
-import { lastSpatialNode } from '../../src/eval/gradcam.js';
+import { gradcamNode, lastSpatialNode } from '../../src/eval/gradcam.js';
 import { layersToGraph } from '../../src/import/keras.js';
 import { createMethod, type MethodContext } from '../../src/eval/methods.js';
 import { compileExplainer, tapOutputs } from '../../src/lrp/compiler.js';
@@ -248,7 +248,13 @@ for (const [label, desc] of LAYOUTS) {
 
 test('taps: stopping at them leaves the pass below out and the tapped values unchanged; unknown layers are named', async () => {
   const resnet50 = buildResNet(kerasResNetSpec(50));
-  assert.equal(lastSpatialNode(layersToGraph(resnet50, randomWeights(resnet50, 0)).graph), 'conv5_block3_out');
+  const resnet50Graph = layersToGraph(resnet50, randomWeights(resnet50, 0)).graph;
+  assert.equal(lastSpatialNode(resnet50Graph), 'conv5_block3_out');
+  // A node the user names: a feature map, or an error naming what it is.
+  assert.equal(gradcamNode(resnet50Graph, 'conv4_block6_out'), 'conv4_block6_out');
+  assert.equal(gradcamNode(resnet50Graph), 'conv5_block3_out');
+  assert.throws(() => gradcamNode(resnet50Graph, 'predictions'), /gradcam: node predictions \(Gemm\) outputs \[1000\], not a feature map/);
+  assert.throws(() => gradcamNode(resnet50Graph, 'nope'), /has no node named "nope"/);
   const layers = tinyResNet('torch', C);
   const { graph, weights } = layersToGraph(layers, tinyWeights(layers, 1));
   const config = resolveLrpOptions({ preset: 'gradient' });
