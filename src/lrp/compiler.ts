@@ -860,22 +860,33 @@ class RelevanceCompiler {
 
 /** Collects trace sums as their tensors' relevance becomes final, and returns them in the plan's order. */
 class TraceRecorder {
-  private readonly waiting = new Map<TracePoint, Set<string>>();
+  /** Tensors each point still waits for, and the points waiting for each tensor (linear in the graph's size). */
+  private readonly open = new Map<TracePoint, number>();
+  private readonly waiting = new Map<string, TracePoint[]>();
   private readonly sums = new Map<TracePoint, string>();
 
   constructor(private readonly points: readonly TracePoint[]) {
-    for (const p of points) this.waiting.set(p, new Set(p.tensors));
+    for (const p of points) {
+      const tensors = new Set(p.tensors);
+      this.open.set(p, tensors.size);
+      for (const t of tensors) {
+        const list = this.waiting.get(t);
+        if (list) list.push(p);
+        else this.waiting.set(t, [p]);
+      }
+    }
   }
 
   /** Marks tensors as final; returns the points all of whose tensors now are. */
   finalize(tensors: readonly string[]): TracePoint[] {
     const ready: TracePoint[] = [];
-    for (const [point, open] of this.waiting) {
-      for (const t of tensors) open.delete(t);
-      if (open.size === 0) {
-        ready.push(point);
-        this.waiting.delete(point);
+    for (const t of tensors) {
+      for (const point of this.waiting.get(t) ?? []) {
+        const left = this.open.get(point)! - 1;
+        this.open.set(point, left);
+        if (left === 0) ready.push(point);
       }
+      this.waiting.delete(t);
     }
     return ready;
   }
