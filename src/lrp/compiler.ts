@@ -776,15 +776,24 @@ class RelevanceCompiler {
       case 'activation':
         return activation;
       case 'activation+':
-        return this.g.op('Relu', [activation], `${activation}+`);
-      case 'activation-':
-        return this.g.op('Min', [activation, this.g.scalar(0)], `${activation}-`);
+      case 'activation-': {
+        // One a⁺ and one a⁻ per tensor, whatever number of layers read it.
+        const key = `${input}:${activation}`;
+        let part = this.activationParts.get(key);
+        if (!part) {
+          part = input === 'activation+' ? this.g.op('Relu', [activation], `${activation}+`) : this.g.op('Min', [activation, this.g.scalar(0)], `${activation}-`);
+          this.activationParts.set(key, part);
+        }
+        return part;
+      }
       default:
         return this.constantImage(node.inputs[0]!, input, node);
     }
   }
 
   private readonly constantImages = new Map<string, string>();
+  /** The positive and negative parts of activations, shared by the layers that read them. */
+  private readonly activationParts = new Map<string, string>();
 
   /**
    * A constant image at a tensor: the bounds (per channel at the model input, carried through
