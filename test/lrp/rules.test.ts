@@ -259,7 +259,7 @@ test('the registry: every rule of every kind resolves with its defaults and has 
   assert.equal(describeRule(resolveRule({ name: 'gamma', gamma: 0.5 }, 'x')), 'gamma(γ=0.5)');
   assert.throws(() => resolveRule({ name: 'zplus', gamma: 1 } as never, 'rule for conv layers'), /rule for conv layers: the zplus rule takes no parameter "gamma"/);
   assert.throws(() => resolveRule({ name: 'epsilon', epsilon: 0 }, 'x'), /x: epsilon must be a finite number > 0, got 0/);
-  assert.throws(() => resolveRule('window-average' as never, 'rule for conv layers'), /unknown rule "window-average" \(expected zplus, gamma, epsilon, zb, zplus-ones, flat, wsquare or gradient\)/);
+  assert.throws(() => resolveRule('window-average' as never, 'rule for conv layers'), /unknown rule "window-average" \(expected zplus, gamma, gamma-signed, epsilon, zb, zplus-ones, flat, wsquare or gradient\)/);
 });
 
 test('options: stabilizer, per-layer rules of any kind, and the official preset in one line', () => {
