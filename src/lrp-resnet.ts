@@ -8,7 +8,8 @@
  * const { attribution, classIndex } = await model.computeLrp(image.input);
  * ```
  */
-import { constants } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { readRegularFile } from './image/read-file.js';
 import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load.js';
@@ -22,6 +23,7 @@ import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { IO, outputUnits } from './onnx/classifier.js';
 import { withMetadata, type Precision } from './onnx/graph-builder.js';
 import { checkPrecision, Explainer } from './runtime/explainer.js';
+import { cacheDisabledByEnv, compileCacheDir, FileExplainerCache, type CompileCacheOptions } from './runtime/file-explainer-cache.js';
 import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
@@ -79,6 +81,14 @@ export interface LoadOptions {
    * for a 1000-class head, `class 0`, `class 1`, … otherwise.
    */
   labels?: readonly string[];
+  /**
+   * The compile cache (docs/cache.md): the compiled and optimised explainer is kept under
+   * `compiled/` in the cache directory, keyed by the model file's content, the rules, the
+   * precision and the onnxruntime version, and read instead of compiling on the next load.
+   * Default on (`true`), unless `$RESNET_LRP_NO_CACHE` is set; `false` turns it off; an object
+   * sets its directory and size bound. Random weights (`weights: null`) are never cached.
+   */
+  compileCache?: boolean | CompileCacheOptions;
 }
 
 /** Options of {@link LrpResNet.exportExplainer}. */
@@ -112,10 +122,12 @@ export class LrpResNet {
     // Checked before any weights are read (the ImageNet file is a 100 MB download).
     resolveLrpOptions(options.rules);
     const precision = checkPrecision(options.precision ?? 'float32');
-    const { graph, weights, label, format } = await loadWeights(options);
+    const { graph, weights, label, format, contentHash } = await loadWeights(options);
+    const cache = contentHash === undefined ? undefined : compileCache(options);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels),
+      ...(cache ? { cache: { cache, modelKey: modelKey(contentHash!, options) } } : {}),
     });
     return new LrpResNet(explainer, weights);
   }
@@ -260,7 +272,31 @@ function describeResize(desc: InputDescription): string {
 /** Largest ONNX file read (2 GiB is protobuf's own limit for one message). */
 const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
-async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
+/** The compile cache `options` ask for, or `undefined` for none. */
+function compileCache(options: LoadOptions): FileExplainerCache | undefined {
+  const setting = options.compileCache ?? true;
+  if (setting === false || (options.compileCache === undefined && cacheDisabledByEnv())) return undefined;
+  const given = setting === true ? {} : setting;
+  return new FileExplainerCache({ ...given, dir: given.dir ?? compileCacheDir(options.cacheDir) });
+}
+
+/** What the graph and weights come from besides the file: the input changes and the head. */
+function modelKey(contentHash: string, options: LoadOptions): string {
+  const hash = createHash('sha256').update(contentHash).update(JSON.stringify(options.input ?? null));
+  for (const tensor of options.head ? [options.head.kernel, options.head.bias] : []) {
+    hash.update(JSON.stringify(tensor.shape)).update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** `contentHash`: SHA-256 of the weight file (undefined for random weights). */
+async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format']; contentHash?: string }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
@@ -276,7 +312,8 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
     const label = typeof path === 'string' ? path : '<onnx bytes>';
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     checkWeightValues(imported.weights, label);
-    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
+    const contentHash = createHash('sha256').update(bytes).digest('hex');
+    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx', contentHash };
   }
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
@@ -285,7 +322,8 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
   const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
   const weights = bindWeights(graph, file, options.head ? { head: options.head } : {});
-  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
+  const contentHash = typeof path === 'string' ? await sha256OfFile(path) : createHash('sha256').update(path).digest('hex');
+  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras', contentHash };
 }
 
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */

@@ -4,13 +4,14 @@
  * onnxruntime-web). The one implementation of predict and explain: the Node entry
  * (`LrpResNet`) and the browser entry (`resnet-lrp/web`) are built on it.
  */
-import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from '../lrp/compiler.js';
+import { compileExplainer, type ExplainerOptions } from '../lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from '../lrp/presets.js';
 import type { ModelGraph } from '../model/graph.js';
 import type { InputDescription } from '../model/input.js';
 import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
+import { COMPILED_FORMAT, type CachedExplainer, type ExplainerCacheUse } from './explainer-cache.js';
 import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, describeValue } from './input-checks.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
 import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
@@ -28,6 +29,8 @@ export interface ExplainerSource {
   /** One name per class. */
   classNames: readonly string[];
   session?: SessionOptions;
+  /** Where the compiled explainer is looked up first and kept (default: compiled every time). */
+  cache?: ExplainerCacheUse;
 }
 
 /**
@@ -59,7 +62,7 @@ export class Explainer {
     readonly graph: ModelGraph,
     private readonly weights: ModelWeights,
     readonly config: LrpConfig,
-    private readonly compiled: CompiledExplainer,
+    readonly traceNames: readonly string[],
     private readonly session: RuntimeSession,
     readonly info: ModelInfo,
     private readonly sessionOptions: SessionOptions,
@@ -67,7 +70,8 @@ export class Explainer {
   ) {}
 
   /**
-   * Compiles forward + LRP into one ONNX model and creates its session.
+   * Compiles forward + LRP into one ONNX model and creates its session (or takes both from
+   * `source.cache`).
    *
    * @throws Error for invalid rule options or precision, and for class names that do not fit
    *   the model's outputs.
@@ -77,8 +81,7 @@ export class Explainer {
     const precision = checkPrecision(source.precision ?? 'float32');
     const classes = outputUnits(source.graph);
     if (source.classNames.length !== classes) throw new Error(`${source.classNames.length} class names for a model with ${classes} classes`);
-    const compiled = compileExplainer(source.graph, source.weights, config, precision);
-    const session = await runtime.createSession(compiled.model, source.session);
+    const { session, traceNames } = await explainerSession(runtime, source, config, precision);
     const info: ModelInfo = {
       architecture: source.graph.name,
       weights: source.label,
@@ -89,17 +92,12 @@ export class Explainer {
       precision,
       rules: describeConfig(config),
     };
-    return new Explainer(runtime, source.graph, source.weights, config, compiled, session, info, source.session ?? {}, source.classNames);
+    return new Explainer(runtime, source.graph, source.weights, config, traceNames, session, info, source.session ?? {}, source.classNames);
   }
 
   /** How images become this model's input. */
   get inputDescription(): InputDescription {
     return this.graph.inputDescription;
-  }
-
-  /** Names of the relevance trace entries, from the start down to the input. */
-  get traceNames(): readonly string[] {
-    return this.compiled.traceNames;
   }
 
   /** Logits, probabilities and predicted class, from a forward-only session (compiled on first use). */
@@ -215,7 +213,7 @@ export class Explainer {
       [BATCH_INPUT_NAMES.target]: this.runtime.int64(target, [target.length]),
     });
     // Only the single-target explainer computes the trace.
-    const traceNames = session === this.session ? this.compiled.traceNames : [];
+    const traceNames = session === this.session ? this.traceNames : [];
     return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, traceNames, debug, perImage);
   }
 
@@ -229,6 +227,20 @@ export class Explainer {
     const { data, dims, count } = batchInput(input, this.graph.inputDescription, this.info.inputShape);
     return { tensor: this.runtime.float32(data, [count, ...dims]), count };
   }
+}
+
+/** The single-target explainer's session: from the cache when it has it, else compiled (and kept there). */
+async function explainerSession(runtime: Runtime, source: ExplainerSource, config: LrpConfig, precision: Precision): Promise<CachedExplainer> {
+  const compile = () => compileExplainer(source.graph, source.weights, config, precision);
+  const options = source.session ?? {};
+  if (!source.cache) {
+    const compiled = compile();
+    return { session: await runtime.createSession(compiled.model, options), traceNames: compiled.traceNames };
+  }
+  const { cache, modelKey } = source.cache;
+  // Everything the compiled graph depends on; the store adds the runtime's side.
+  const identity = JSON.stringify({ format: COMPILED_FORMAT, model: modelKey, config, precision });
+  return (await cache.load(identity, options)) ?? cache.store(identity, compile(), options);
 }
 
 /** Validates one image, an array of images or `{ data, shape }` against the model's input. */

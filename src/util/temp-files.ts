@@ -91,7 +91,8 @@ export async function removeStaleTemporaryFiles(dir: string, isOurs: (finalName:
   return removed;
 }
 
-function isRunning(pid: number): boolean {
+/** True while process `pid` exists (ours or another user's). */
+export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
