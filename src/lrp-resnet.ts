@@ -122,12 +122,12 @@ export class LrpResNet {
     // Checked before any weights are read (the ImageNet file is a 100 MB download).
     resolveLrpOptions(options.rules);
     const precision = checkPrecision(options.precision ?? 'float32');
-    const { graph, weights, label, format, contentHash } = await loadWeights(options);
-    const cache = contentHash === undefined ? undefined : compileCache(options);
+    const cache = compileCache(options);
+    const { graph, weights, label, format, contentHash } = await loadWeights(options, cache !== undefined);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels),
-      ...(cache ? { cache: { cache, modelKey: modelKey(contentHash!, options) } } : {}),
+      ...(cache && contentHash ? { cache: { cache, modelKey: modelKey(contentHash, options) } } : {}),
     });
     return new LrpResNet(explainer, weights);
   }
@@ -295,8 +295,8 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** `contentHash`: SHA-256 of the weight file (undefined for random weights). */
-async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format']; contentHash?: string }> {
+/** `contentHash` (when `hash`): SHA-256 of the weight file; none for random weights. */
+async function loadWeights(options: LoadOptions, hash: boolean): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format']; contentHash?: string }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
@@ -312,8 +312,8 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
     const label = typeof path === 'string' ? path : '<onnx bytes>';
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     checkWeightValues(imported.weights, label);
-    const contentHash = createHash('sha256').update(bytes).digest('hex');
-    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx', contentHash };
+    const contentHash = hash ? createHash('sha256').update(bytes).digest('hex') : undefined;
+    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx', ...(contentHash ? { contentHash } : {}) };
   }
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
@@ -322,8 +322,8 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
   const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
   const weights = bindWeights(graph, file, options.head ? { head: options.head } : {});
-  const contentHash = typeof path === 'string' ? await sha256OfFile(path) : createHash('sha256').update(path).digest('hex');
-  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras', contentHash };
+  const contentHash = !hash ? undefined : typeof path === 'string' ? await sha256OfFile(path) : createHash('sha256').update(path).digest('hex');
+  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras', ...(contentHash ? { contentHash } : {}) };
 }
 
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */

@@ -10,7 +10,7 @@ import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, parseWeights, type WeightsChoice } from './explain-options.js';
-import { FIT_MODES, optionValues, PRECISIONS } from './option-values.js';
+import { FIT_MODES, noCacheOption, optionValues, PRECISIONS } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -39,6 +39,8 @@ export interface EvaluateSettings {
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** `--no-cache`: compile the explainers, bypassing the compile cache. */
+  readonly noCache: boolean;
 }
 
 const DATA = 'Images and labels';
@@ -76,6 +78,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
     { name: 'weights', type: 'string', value: '<imagenet|path|random>', default: 'imagenet', group: MODEL,
       description: 'as for explain' },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
+    noCacheOption(MODEL),
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
     { name: 'resume', type: 'boolean', default: 'off', group: OUTPUT, description: 'continue an interrupted run in --out (same settings)' },
@@ -147,6 +150,7 @@ export function parseEvaluateArgs(argv: readonly string[]): EvaluateRequest {
       resume: v.resume === true,
       json: v.json === true,
       quiet: v.quiet === true,
+      noCache: v['no-cache'] === true,
     },
   };
 }

@@ -28,6 +28,7 @@ import { LrpResNet50 } from '../lrp-resnet.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
 import { EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
+import { compileCacheSetting } from './option-values.js';
 import { RANDOM_WEIGHTS_NOTE } from './explain.js';
 import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
@@ -50,7 +51,10 @@ export async function evaluateCommand(argv: readonly string[], io: CliIO): Promi
   const weights = await resolveWeights(settings.weights, { stderr: io.stderr, env: io.env, quiet: settings.quiet });
   if (!weights.meaningful) warn(`--weights random: seeded ${RANDOM_WEIGHTS_NOTE}; the scores say nothing about real models`);
   const load = (rules: LrpOptions): Promise<LrpResNet50> =>
-    LrpResNet50.load({ weights: weights.source, rules, precision: settings.precision, ...(weights.seed !== undefined ? { seed: weights.seed } : {}) });
+    LrpResNet50.load({
+      weights: weights.source, rules, precision: settings.precision, ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
+      compileCache: compileCacheSetting(settings.noCache, io.env),
+    });
   const model = await load({});
   const owned: LrpResNet50[] = [model];
   const methods: AttributionMethod[] = [];

@@ -16,6 +16,7 @@ import { assignOutputNames, expandInputs, STDIN_INPUT, type InputFile } from './
 import { prepareOutputFolder } from './output-folder.js';
 import { isOutputName, mapStats, outputPaths, writeOutputs, type Explanation } from './outputs.js';
 import { chunk, runPipelined } from './pipeline.js';
+import { compileCacheSetting } from './option-values.js';
 import { printable } from './printable.js';
 import { allComplete } from './resume-check.js';
 import { formatSummary, type InputResult } from './table.js';
@@ -69,6 +70,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
+      compileCache: compileCacheSetting(settings.noCache, io.env),
     });
     try {
       checkClass(settings.classIndex, model.info.classes);

@@ -6,7 +6,7 @@ import { LrpResNet } from '../lrp-resnet.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseRuleOptions, parseWeights } from './explain-options.js';
-import { optionValues, PRECISIONS } from './option-values.js';
+import { compileCacheSetting, optionValues, PRECISIONS } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { resolveWeights } from './weights.js';
 
@@ -22,7 +22,7 @@ export const EXPORT_COMMAND: CommandSpec = {
     'explained_class, start_relevance, relevance, attribution and trace; dynamic batch;\n' +
     'metadata_props with the rules, the preprocessing, the trace names and the class names.',
   options: [
-    ...shared(['weights', 'labels', 'precision', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
+    ...shared(['weights', 'labels', 'precision', 'no-cache', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
     { name: 'out', short: 'o', type: 'string', value: '<file.onnx>', group: 'Output', description: 'the file to write (required)' },
     { name: 'include-preprocessing', type: 'boolean', default: 'off', group: 'Output',
       description: 'fold the preprocessing in: the input becomes `image`, uint8 RGB pixels (N, H, W, 3) already fitted to the model size' },
@@ -74,6 +74,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     precision,
     ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
     ...(labels ? { labels } : {}),
+    compileCache: compileCacheSetting(values['no-cache'] === true, io.env),
   });
   try {
     const bytes = model.exportExplainer({ includePreprocessing: values['include-preprocessing'] === true });

@@ -5,12 +5,26 @@
  */
 import type { FitMode } from '../image/load.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { UsageError } from './usage.js';
+import { cacheDisabledByEnv, NO_CACHE_ENV } from '../runtime/file-explainer-cache.js';
+import { UsageError, type OptionSpec } from './usage.js';
 
 /** `--precision` of explain, evaluate and export. */
 export const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
 /** `--fit` of explain and evaluate. */
 export const FIT_MODES: readonly FitMode[] = ['resize', 'center-crop'];
+
+/** `--no-cache` of the commands that compile an explainer (explain, evaluate, export). */
+export function noCacheOption(group: string): OptionSpec {
+  return {
+    name: 'no-cache', type: 'boolean', default: `off (${NO_CACHE_ENV}=1 too)`, group,
+    description: 'compile the explainer instead of reading it from the compile cache, and keep nothing there (docs/cache.md)',
+  };
+}
+
+/** The library's `compileCache` option for `--no-cache` and the command's environment. */
+export function compileCacheSetting(noCache: boolean, env: NodeJS.ProcessEnv): boolean {
+  return !noCache && !cacheDisabledByEnv(env);
+}
 
 /** The value checks of one command. */
 export interface OptionValues {

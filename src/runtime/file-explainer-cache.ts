@@ -53,7 +53,7 @@ const ENTRY_NAME = /^[0-9a-f]{64}$/;
 /** What `entry.json` holds next to the model. */
 interface EntryRecord {
   kind: typeof ENTRY_KIND;
-  /** Size and SHA-256 of `model.onnx`: a truncated or altered file is a miss, not a wrong result. */
+  /** Size of `model.onnx`, and SHA-256 of the trace names and it: an altered entry is a miss, not a wrong result. */
   size: number;
   sha256: string;
   traceNames: string[];
@@ -82,7 +82,7 @@ export class FileExplainerCache implements ExplainerCache {
     const record = await readRecord(join(path, ENTRY_FILE));
     if (record === 'missing') return undefined;
     const bytes = record && (await readFile(join(path, MODEL_FILE)).catch(() => undefined));
-    if (!record || !bytes || bytes.byteLength !== record.size || sha256(bytes) !== record.sha256) {
+    if (!record || !bytes || bytes.byteLength !== record.size || checksum(record.traceNames, bytes) !== record.sha256) {
       await this.remove(path);
       return undefined;
     }
@@ -108,7 +108,8 @@ export class FileExplainerCache implements ExplainerCache {
     const made = this.maxBytes > 0 && (await makeDirectory(temporary).then(() => true, () => false));
     const create = (save: boolean) => ort.InferenceSession.create(compiled.model, {
       ...sessionOptions(options),
-      ...(save ? { optimizedModelFilePath: join(temporary, MODEL_FILE) } : {}),
+      // Errors only: onnxruntime warns that an NCHWc graph is for this hardware (it is keyed so).
+      ...(save ? { optimizedModelFilePath: join(temporary, MODEL_FILE), logSeverityLevel: 3 as const } : {}),
     }) as Promise<unknown> as Promise<RuntimeSession>;
     // Writing the optimised graph may fail where the session would not (disk full).
     const saved = made ? await create(true).catch(() => undefined) : undefined;
@@ -117,7 +118,7 @@ export class FileExplainerCache implements ExplainerCache {
     if (saved) {
       try {
         const bytes = await readFile(join(temporary, MODEL_FILE));
-        const record: EntryRecord = { kind: ENTRY_KIND, size: bytes.byteLength, sha256: sha256(bytes), traceNames };
+        const record: EntryRecord = { kind: ENTRY_KIND, size: bytes.byteLength, sha256: checksum(traceNames, bytes), traceNames };
         await writeFile(join(temporary, ENTRY_FILE), JSON.stringify(record));
         await rename(temporary, final);
         await this.evict(key);
@@ -183,6 +184,10 @@ async function readRecord(path: string): Promise<EntryRecord | undefined | 'miss
   } catch {
     return undefined;
   }
+}
+
+function checksum(traceNames: readonly string[], model: Uint8Array): string {
+  return createHash('sha256').update(JSON.stringify(traceNames)).update('\0').update(model).digest('hex');
 }
 
 function sha256(data: Uint8Array | string): string {
