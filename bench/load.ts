@@ -3,9 +3,9 @@
  * full-size models read from files (seeded random weights written first to a Keras `.h5` and
  * a torchvision-style `.onnx`, then loaded as users load them).
  *
- * `node dist/bench/load.js` writes the files once and runs every case in its own child
- * process (a cold start each: nothing compiled or cached by the JIT from the case before).
- * `LOAD_CASES=keras-resnet50` runs only that model.
+ * The `load <model>` cases of `npm run bench`; `node dist/bench/load.js` runs them alone
+ * (`LOAD_CASES=keras-resnet50` only that model). Every timing is a fresh process: nothing
+ * compiled by the JIT or read into memory by a timing before it.
  *
  * Per case, one child times the stages one by one (read, bind, compile with serialisation
  * split out, the explainer's session, the forward-only session); then `LrpResNet.load` is
@@ -131,37 +131,45 @@ async function endToEnd(path: string, cache: boolean): Promise<Record<string, nu
 }
 
 const self = fileURLToPath(import.meta.url);
+
+/**
+ * One model's breakdown: writes its file, then times the stages and `LrpResNet.load` without
+ * the cache, on an empty cache (cold) and on the filled one (warm), each in a fresh process.
+ */
+export async function runLoadCase(model: LoadModel): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'resnet-lrp-load-bench-'));
+  try {
+    const file = await writeModelFile(model, dir);
+    const child = (mode: string): Record<string, number> =>
+      JSON.parse(execFileSync(process.execPath, [self, mode, file], {
+        encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RESNET_LRP_CACHE: join(dir, 'cache') },
+      })) as Record<string, number>;
+    const breakdown = child('stages');
+    const noCache = child('load-no-cache');
+    const cold = child('load');
+    const warm = child('load');
+    return {
+      case: `load ${model}`,
+      file_mb: Math.round(statSync(file).size / 2 ** 20),
+      ...breakdown,
+      load_no_cache_ms: noCache.load_ms,
+      load_cold_cache_ms: cold.load_ms,
+      load_warm_cache_ms: warm.load_ms,
+      threads: 'default',
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const [mode, path] = process.argv.slice(2);
 if (mode === 'stages') {
   console.log(JSON.stringify(await stages(path!)));
 } else if (mode === 'load' || mode === 'load-no-cache') {
   console.log(JSON.stringify(await endToEnd(path!, mode === 'load')));
-} else {
+} else if (process.argv[1] === self) {
   const selected = (process.env.LOAD_CASES ?? '').split(',').filter(Boolean);
-  const models = LOAD_MODELS.filter((m) => selected.length === 0 || selected.includes(m));
-  const dir = mkdtempSync(join(tmpdir(), 'resnet-lrp-load-bench-'));
-  const cacheDir = join(dir, 'cache');
-  try {
-    for (const model of models) {
-      const file = await writeModelFile(model, dir);
-      const child = (m: string, env: NodeJS.ProcessEnv = {}): Record<string, number> =>
-        JSON.parse(execFileSync(process.execPath, [self, m, file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, RESNET_LRP_CACHE: cacheDir, ...env } })) as Record<string, number>;
-      const breakdown = child('stages');
-      const noCache = child('load-no-cache');
-      rmSync(cacheDir, { recursive: true, force: true });
-      const cold = child('load');
-      const warm = child('load');
-      console.log(JSON.stringify({
-        case: `load ${model}`,
-        file_mb: Math.round(statSync(file).size / 2 ** 20),
-        ...breakdown,
-        load_no_cache_ms: noCache.load_ms,
-        load_cold_cache_ms: cold.load_ms,
-        load_warm_cache_ms: warm.load_ms,
-      }));
-      rmSync(file, { force: true });
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+  for (const model of LOAD_MODELS.filter((m) => selected.length === 0 || selected.includes(m))) {
+    console.log(JSON.stringify(await runLoadCase(model)));
   }
 }
