@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { readRegularFile } from './image/read-file.js';
 import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load.js';
 import { compileExplainer, type ExplainerOptions } from './lrp/compiler.js';
@@ -23,6 +23,7 @@ import { buildResNet, kerasResNetSpec } from './model/resnet.js';
 import { IO, outputUnits } from './onnx/classifier.js';
 import { withMetadata, type Precision } from './onnx/graph-builder.js';
 import { checkPrecision, Explainer } from './runtime/explainer.js';
+import { explainerIdentity } from './runtime/explainer-cache.js';
 import { cacheDisabledByEnv, compileCacheDir, FileExplainerCache, type CompileCacheOptions } from './runtime/file-explainer-cache.js';
 import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
@@ -120,14 +121,20 @@ export class LrpResNet {
    */
   static async load(options: LoadOptions = {}): Promise<LrpResNet> {
     // Checked before any weights are read (the ImageNet file is a 100 MB download).
-    resolveLrpOptions(options.rules);
+    const config = resolveLrpOptions(options.rules);
     const precision = checkPrecision(options.precision ?? 'float32');
     const cache = compileCache(options);
-    const { graph, weights, label, format, contentHash } = await loadWeights(options, cache !== undefined);
+    let key: string | undefined;
+    // The cache entry is read while the weights are read and bound.
+    const onContent = cache && ((contentHash: string) => {
+      key = modelKey(contentHash, options);
+      cache.prefetch(explainerIdentity(key, config, precision), options.session ?? {});
+    });
+    const { graph, weights, label, format } = await loadWeights(options, onContent);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels),
-      ...(cache && contentHash ? { cache: { cache, modelKey: modelKey(contentHash, options) } } : {}),
+      ...(cache && key ? { cache: { cache, modelKey: key } } : {}),
     });
     return new LrpResNet(explainer, weights);
   }
@@ -295,8 +302,11 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** `contentHash` (when `hash`): SHA-256 of the weight file; none for random weights. */
-async function loadWeights(options: LoadOptions, hash: boolean): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format']; contentHash?: string }> {
+/**
+ * Reads and binds the weights; `onContent` gets the SHA-256 of a weight file (regular files and
+ * bytes; not random weights) before it is parsed.
+ */
+async function loadWeights(options: LoadOptions, onContent?: (contentHash: string) => void): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
@@ -310,10 +320,15 @@ async function loadWeights(options: LoadOptions, hash: boolean): Promise<{ graph
   if (await isOnnx(path)) {
     const bytes = typeof path === 'string' ? await readRegularFile(path, MAX_ONNX_BYTES) : path;
     const label = typeof path === 'string' ? path : '<onnx bytes>';
+    onContent?.(createHash('sha256').update(bytes).digest('hex'));
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     checkWeightValues(imported.weights, label);
-    const contentHash = hash ? createHash('sha256').update(bytes).digest('hex') : undefined;
-    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx', ...(contentHash ? { contentHash } : {}) };
+    return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
+  }
+  if (onContent) {
+    // Not a FIFO or a missing file: the reader names those.
+    if (typeof path !== 'string') onContent(createHash('sha256').update(path).digest('hex'));
+    else if ((await stat(path).catch(() => undefined))?.isFile()) onContent(await sha256OfFile(path));
   }
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
@@ -322,8 +337,7 @@ async function loadWeights(options: LoadOptions, hash: boolean): Promise<{ graph
   const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
   const graph = withInput(buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) })), options.input);
   const weights = bindWeights(graph, file, options.head ? { head: options.head } : {});
-  const contentHash = !hash ? undefined : typeof path === 'string' ? await sha256OfFile(path) : createHash('sha256').update(path).digest('hex');
-  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras', ...(contentHash ? { contentHash } : {}) };
+  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
 }
 
 /** ONNX unless the bytes are HDF5 (a `.onnx` name alone decides for paths). */

@@ -4,6 +4,8 @@
  * implement it in the browser). Platform-free: nothing here touches a file system.
  */
 import type { CompiledExplainer } from '../lrp/compiler.js';
+import type { LrpConfig } from '../lrp/presets.js';
+import type { Precision } from '../onnx/graph-builder.js';
 import type { RuntimeSession, SessionOptions } from './platform.js';
 
 /**
@@ -12,6 +14,11 @@ import type { RuntimeSession, SessionOptions } from './platform.js';
  * forgotten bump cannot serve a stale graph there).
  */
 export const COMPILED_FORMAT = 1;
+
+/** The identity of an explainer: everything its compiled graph depends on. */
+export function explainerIdentity(modelKey: string, config: LrpConfig, precision: Precision): string {
+  return JSON.stringify({ format: COMPILED_FORMAT, model: modelKey, config, precision });
+}
 
 /** An explainer session ready to run, with the names of its trace entries. */
 export interface CachedExplainer {
@@ -27,6 +34,11 @@ export interface CachedExplainer {
 export interface ExplainerCache {
   /** The cached explainer's session, or `undefined` on a miss (a corrupt or unreadable entry counts as one and is dropped). */
   load(identity: string, options: SessionOptions): Promise<CachedExplainer | undefined>;
+  /**
+   * Starts reading the entry that {@link load} will ask for, so that reading it overlaps with
+   * other work (the weights being read and bound).
+   */
+  prefetch?(identity: string, options: SessionOptions): void;
   /**
    * Creates the session of a freshly compiled explainer and keeps it for the next
    * {@link load}. Failing to keep it (disk full, read-only directory) never fails the session.

@@ -11,7 +11,7 @@ import type { InputDescription } from '../model/input.js';
 import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import type { ModelWeights } from '../weights/types.js';
-import { COMPILED_FORMAT, type CachedExplainer, type ExplainerCacheUse } from './explainer-cache.js';
+import { explainerIdentity, type CachedExplainer, type ExplainerCacheUse } from './explainer-cache.js';
 import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, describeValue } from './input-checks.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
 import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
@@ -239,7 +239,7 @@ async function explainerSession(runtime: Runtime, source: ExplainerSource, confi
   }
   const { cache, modelKey } = source.cache;
   // Everything the compiled graph depends on; the store adds the runtime's side.
-  const identity = JSON.stringify({ format: COMPILED_FORMAT, model: modelKey, config, precision });
+  const identity = explainerIdentity(modelKey, config, precision);
   return (await cache.load(identity, options)) ?? cache.store(identity, compile(), options);
 }
 

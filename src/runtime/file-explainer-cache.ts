@@ -68,6 +68,8 @@ interface EntryRecord {
 export class FileExplainerCache implements ExplainerCache {
   readonly dir: string;
   readonly maxBytes: number;
+  /** Entries being read ahead of {@link load}, by identity and options. */
+  private readonly reading = new Map<string, Promise<EntryFiles>>();
 
   /** @throws RangeError for a `maxBytes` that is not a non-negative integer. */
   constructor(options: CompileCacheOptions = {}) {
@@ -77,11 +79,17 @@ export class FileExplainerCache implements ExplainerCache {
     this.maxBytes = maxBytes;
   }
 
+  prefetch(identity: string, options: SessionOptions): void {
+    const id = JSON.stringify([identity, options]);
+    if (!this.reading.has(id)) this.reading.set(id, this.read(identity, options));
+  }
+
   async load(identity: string, options: SessionOptions): Promise<CachedExplainer | undefined> {
-    const path = join(this.dir, await entryKey(identity, options));
-    const record = await readRecord(join(path, ENTRY_FILE));
+    const id = JSON.stringify([identity, options]);
+    const reading = this.reading.get(id) ?? this.read(identity, options);
+    this.reading.delete(id);
+    const { path, record, bytes } = await reading;
     if (record === 'missing') return undefined;
-    const bytes = record && (await readFile(join(path, MODEL_FILE)).catch(() => undefined));
     if (!record || !bytes || bytes.byteLength !== record.size || checksum(record.traceNames, bytes) !== record.sha256) {
       await this.remove(path);
       return undefined;
@@ -100,12 +108,21 @@ export class FileExplainerCache implements ExplainerCache {
     return { session, traceNames: record.traceNames };
   }
 
+  /** The entry's files as they are on disk (checked by {@link load}); any failure is a miss. */
+  private async read(identity: string, options: SessionOptions): Promise<EntryFiles> {
+    const path = await entryKey(identity, options).then((key) => join(this.dir, key), () => undefined);
+    if (path === undefined) return { path: '', record: 'missing' };
+    const record = await readRecord(join(path, ENTRY_FILE));
+    if (!record || record === 'missing') return { path, record };
+    return { path, record, bytes: await readFile(join(path, MODEL_FILE)).catch(() => undefined) };
+  }
+
   async store(identity: string, compiled: CompiledExplainer, options: SessionOptions): Promise<CachedExplainer> {
-    const key = await entryKey(identity, options);
-    const final = join(this.dir, key);
+    const key = await entryKey(identity, options).catch(() => undefined);
+    const final = join(this.dir, key ?? 'unused');
     const temporary = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const traceNames = [...compiled.traceNames];
-    const made = this.maxBytes > 0 && (await makeDirectory(temporary).then(() => true, () => false));
+    const made = key !== undefined && this.maxBytes > 0 && (await makeDirectory(temporary).then(() => true, () => false));
     const create = (save: boolean) => ort.InferenceSession.create(compiled.model, {
       ...sessionOptions(options),
       // Errors only: onnxruntime warns that an NCHWc graph is for this hardware (it is keyed so).
@@ -121,7 +138,7 @@ export class FileExplainerCache implements ExplainerCache {
         const record: EntryRecord = { kind: ENTRY_KIND, size: bytes.byteLength, sha256: checksum(traceNames, bytes), traceNames };
         await writeFile(join(temporary, ENTRY_FILE), JSON.stringify(record));
         await rename(temporary, final);
-        await this.evict(key);
+        await this.evict(key!);
       } catch {
         // Not kept (another process stored the same key first, a full disk, a read-only
         // directory): the session works all the same.
@@ -166,6 +183,12 @@ export class FileExplainerCache implements ExplainerCache {
     const doomed = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     if (await rename(path, doomed).then(() => true, () => false)) await rm(doomed, { recursive: true, force: true });
   }
+}
+
+interface EntryFiles {
+  path: string;
+  record: EntryRecord | undefined | 'missing';
+  bytes?: Uint8Array | undefined;
 }
 
 /** The entry's record, `undefined` when unreadable or not one, `'missing'` when there is none. */
