@@ -9,8 +9,8 @@
  * ```
  */
 import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { readRegularFile } from './image/read-file.js';
 import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load.js';
 import { compileExplainer, type ExplainerOptions } from './lrp/compiler.js';
@@ -126,11 +126,12 @@ export class LrpResNet {
     const cache = compileCache(options);
     let key: string | undefined;
     // The cache entry is read while the weights are read and bound.
-    const onContent = cache && ((contentHash: string) => {
+    const onContent = cache && ((contentHash: string | undefined) => {
+      if (contentHash === undefined) return;
       key = modelKey(contentHash, options);
       cache.prefetch(explainerIdentity(key, config, precision), options.session ?? {});
     });
-    const { graph, weights, label, format } = await loadWeights(options, onContent);
+    const { graph, weights, label, format } = await loadWeights(options, cache, onContent);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels),
@@ -296,17 +297,11 @@ function modelKey(contentHash: string, options: LoadOptions): string {
   return hash.digest('hex');
 }
 
-async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
 /**
- * Reads and binds the weights; `onContent` gets the SHA-256 of a weight file (regular files and
- * bytes; not random weights) before it is parsed.
+ * Reads and binds the weights; `cache` gives the SHA-256 of a weight file (regular files and
+ * bytes; not random weights) to `onContent` before it is parsed.
  */
-async function loadWeights(options: LoadOptions, onContent?: (contentHash: string) => void): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
+async function loadWeights(options: LoadOptions, cache?: FileExplainerCache, onContent?: (contentHash: string | undefined) => void): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
@@ -318,18 +313,15 @@ async function loadWeights(options: LoadOptions, onContent?: (contentHash: strin
     path = await ensureImageNetWeights({ cacheDir: options.cacheDir, onProgress: options.onDownloadProgress });
   }
   if (await isOnnx(path)) {
+    if (cache && typeof path === 'string') onContent?.(await cache.contentHash(path));
     const bytes = typeof path === 'string' ? await readRegularFile(path, MAX_ONNX_BYTES) : path;
     const label = typeof path === 'string' ? path : '<onnx bytes>';
-    onContent?.(createHash('sha256').update(bytes).digest('hex'));
+    if (typeof path !== 'string') onContent?.(createHash('sha256').update(bytes).digest('hex'));
     const imported = importOnnxResNet(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     checkWeightValues(imported.weights, label);
     return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
   }
-  if (onContent) {
-    // Not a FIFO or a missing file: the reader names those.
-    if (typeof path !== 'string') onContent(createHash('sha256').update(path).digest('hex'));
-    else if ((await stat(path).catch(() => undefined))?.isFile()) onContent(await sha256OfFile(path));
-  }
+  if (cache && onContent) onContent(typeof path === 'string' ? await cache.contentHash(path) : createHash('sha256').update(path).digest('hex'));
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
   const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });

@@ -5,11 +5,13 @@
  * docs/cache.md.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { readdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { arch, cpus, platform } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompiledExplainer } from '../lrp/compiler.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 import { makeDirectory } from '../util/make-dir.js';
 import { isRunning, TEMPORARY_NAME } from '../util/temp-files.js';
 import { weightsCacheDir } from '../weights/cache.js';
@@ -32,6 +34,13 @@ export interface CompileCacheOptions {
    * least recently used are removed beyond it, and an entry larger than all of it is not kept.
    */
   maxBytes?: number;
+  /**
+   * Keep the graph as onnxruntime optimised it (default `true`): a warm start then skips the
+   * optimisation, for a larger entry (Keras ResNet50: 297 MB instead of 104 MB) and a slower
+   * first start (onnxruntime writes it). `false` keeps the compiled graph, which is optimised on
+   * every load. Measurements: docs/benchmarks.md.
+   */
+  optimized?: boolean;
 }
 
 /** True when `$RESNET_LRP_NO_CACHE` asks for no compile cache. */
@@ -46,6 +55,9 @@ export function compileCacheDir(cacheDir?: string, env: NodeJS.ProcessEnv = proc
 }
 
 const ENTRY_FILE = 'entry.json';
+/** Content hashes of weight files, by path (see {@link FileExplainerCache.contentHash}). */
+const HASHES_FILE = 'hashes.json';
+const MAX_HASHES = 256;
 const MODEL_FILE = 'model.onnx';
 const ENTRY_KIND = 'resnet-lrp compiled explainer';
 const ENTRY_NAME = /^[0-9a-f]{64}$/;
@@ -57,6 +69,8 @@ interface EntryRecord {
   size: number;
   sha256: string;
   traceNames: string[];
+  /** `model.onnx` is onnxruntime's optimised graph (else the compiled one, optimised when loaded). */
+  optimized: boolean;
 }
 
 /**
@@ -68,6 +82,7 @@ interface EntryRecord {
 export class FileExplainerCache implements ExplainerCache {
   readonly dir: string;
   readonly maxBytes: number;
+  readonly optimized: boolean;
   /** Entries being read ahead of {@link load}, by identity and options. */
   private readonly reading = new Map<string, Promise<EntryFiles>>();
 
@@ -77,6 +92,7 @@ export class FileExplainerCache implements ExplainerCache {
     if (!Number.isSafeInteger(maxBytes) || maxBytes < 0) throw new RangeError(`compile cache maxBytes must be a non-negative integer, got ${maxBytes}`);
     this.dir = options.dir ?? compileCacheDir();
     this.maxBytes = maxBytes;
+    this.optimized = options.optimized ?? true;
   }
 
   prefetch(identity: string, options: SessionOptions): void {
@@ -96,8 +112,9 @@ export class FileExplainerCache implements ExplainerCache {
     }
     let session: RuntimeSession;
     try {
-      // Optimised when it was stored: optimising again would only cost time.
-      session = (await ort.InferenceSession.create(bytes, sessionOptions({ ...options, graphOptimization: 'disabled' }))) as unknown as RuntimeSession;
+      // An optimised graph is loaded as it is: optimising again would only cost time.
+      const level = record.optimized ? { graphOptimization: 'disabled' as const } : {};
+      session = (await ort.InferenceSession.create(bytes, sessionOptions({ ...options, ...level }))) as unknown as RuntimeSession;
     } catch {
       await this.remove(path);
       return undefined;
@@ -106,6 +123,40 @@ export class FileExplainerCache implements ExplainerCache {
     const now = new Date();
     await utimes(join(path, ENTRY_FILE), now, now).catch(() => undefined);
     return { session, traceNames: record.traceNames };
+  }
+
+  /**
+   * SHA-256 of the regular file at `path` (`undefined` for anything else: the weight readers
+   * name those). Remembered in `hashes.json` with the file's identity and times (device, inode,
+   * size, modification and change time in nanoseconds), so an unchanged file is not read twice;
+   * any write to the file changes its change time.
+   */
+  async contentHash(path: string): Promise<string | undefined> {
+    const info = await stat(path, { bigint: true }).catch(() => undefined);
+    if (!info?.isFile()) return undefined;
+    const full = resolve(path);
+    const id = [info.dev, info.ino, info.size, info.mtimeNs, info.ctimeNs].join(':');
+    const memoPath = join(this.dir, HASHES_FILE);
+    type Memo = Record<string, { id?: unknown; sha256?: unknown } | undefined>;
+    const memo: Memo = await readFile(memoPath, 'utf8').then((text) => {
+      const parsed: unknown = JSON.parse(text);
+      return parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Memo) : {};
+    }).catch(() => ({}));
+    const known = memo[full];
+    if (known?.id === id && typeof known.sha256 === 'string') return known.sha256;
+    // 16 MiB chunks: the default 64 KiB took 3× as long for a 100 MB file; memory stays bounded.
+    let sha: string;
+    try {
+      const hash = createHash('sha256');
+      for await (const chunk of createReadStream(path, { highWaterMark: 16 * 2 ** 20 })) hash.update(chunk as Buffer);
+      sha = hash.digest('hex');
+    } catch {
+      return undefined; // gone or unreadable since: no cache, and the reader names the problem
+    }
+    // Latest first, at most MAX_HASHES files remembered.
+    const entries = [[full, { id, sha256: sha }], ...Object.entries(memo).filter(([p]) => p !== full)].slice(0, MAX_HASHES);
+    if (this.maxBytes > 0) await writeFileAtomic(memoPath, JSON.stringify(Object.fromEntries(entries))).catch(() => undefined);
+    return sha;
   }
 
   /** The entry's files as they are on disk (checked by {@link load}); any failure is a miss. */
@@ -123,19 +174,20 @@ export class FileExplainerCache implements ExplainerCache {
     const temporary = `${final}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const traceNames = [...compiled.traceNames];
     const made = key !== undefined && this.maxBytes > 0 && (await makeDirectory(temporary).then(() => true, () => false));
+    const optimized = made && this.optimized;
     const create = (save: boolean) => ort.InferenceSession.create(compiled.model, {
       ...sessionOptions(options),
       // Errors only: onnxruntime warns that an NCHWc graph is for this hardware (it is keyed so).
       ...(save ? { optimizedModelFilePath: join(temporary, MODEL_FILE), logSeverityLevel: 3 as const } : {}),
     }) as Promise<unknown> as Promise<RuntimeSession>;
     // Writing the optimised graph may fail where the session would not (disk full).
-    const saved = made ? await create(true).catch(() => undefined) : undefined;
+    const saved = optimized ? await create(true).catch(() => undefined) : undefined;
     const session = saved ?? (await create(false));
-    if (made && !saved) await rm(temporary, { recursive: true, force: true });
-    if (saved) {
+    if (made) {
       try {
-        const bytes = await readFile(join(temporary, MODEL_FILE));
-        const record: EntryRecord = { kind: ENTRY_KIND, size: bytes.byteLength, sha256: checksum(traceNames, bytes), traceNames };
+        const bytes = saved ? await readFile(join(temporary, MODEL_FILE)) : compiled.model;
+        if (!saved) await writeFile(join(temporary, MODEL_FILE), bytes);
+        const record: EntryRecord = { kind: ENTRY_KIND, optimized: saved !== undefined, size: bytes.byteLength, sha256: checksum(traceNames, bytes), traceNames };
         await writeFile(join(temporary, ENTRY_FILE), JSON.stringify(record));
         await rename(temporary, final);
         await this.evict(key!);
@@ -202,7 +254,7 @@ async function readRecord(path: string): Promise<EntryRecord | undefined | 'miss
   try {
     const r = JSON.parse(text) as Partial<EntryRecord>;
     const ok = r.kind === ENTRY_KIND && Number.isSafeInteger(r.size) && typeof r.sha256 === 'string'
-      && Array.isArray(r.traceNames) && r.traceNames.every((n) => typeof n === 'string');
+      && Array.isArray(r.traceNames) && r.traceNames.every((n) => typeof n === 'string') && typeof r.optimized === 'boolean';
     return ok ? (r as EntryRecord) : undefined;
   } catch {
     return undefined;
