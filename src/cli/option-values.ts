@@ -5,7 +5,7 @@
  */
 import type { FitMode } from '../image/load.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { cacheDisabledByEnv, NO_CACHE_ENV } from '../runtime/file-explainer-cache.js';
+import { cacheDisabledByEnv, compileCacheDir, NO_CACHE_ENV, type CompileCacheOptions } from '../runtime/file-explainer-cache.js';
 import { UsageError, type OptionSpec } from './usage.js';
 
 /** `--precision` of explain, evaluate and export. */
@@ -21,9 +21,12 @@ export function noCacheOption(group: string): OptionSpec {
   };
 }
 
-/** The library's `compileCache` option for `--no-cache` and the command's environment. */
-export function compileCacheSetting(noCache: boolean, env: NodeJS.ProcessEnv): boolean {
-  return !noCache && !cacheDisabledByEnv(env);
+/**
+ * The library's `compileCache` option for `--no-cache` and the command's environment (which
+ * also places the cache, as it places the weights: `RESNET_LRP_CACHE`, XDG, `HOME`).
+ */
+export function compileCacheSetting(noCache: boolean, env: NodeJS.ProcessEnv): false | CompileCacheOptions {
+  return noCache || cacheDisabledByEnv(env) ? false : { dir: compileCacheDir(undefined, env) };
 }
 
 /** The value checks of one command. */

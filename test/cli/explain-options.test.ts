@@ -84,9 +84,11 @@ describe('--no-cache', () => {
     assert.equal(off.settings.noCache, true);
     const evaluated = parseEvaluateArgs(['--no-cache', 'folder']);
     assert.ok(!evaluated.help && evaluated.settings.noCache);
-    assert.equal(compileCacheSetting(false, {}), true);
-    assert.equal(compileCacheSetting(true, {}), false);
+    // The command's environment places the cache, as it places the weights.
+    assert.deepEqual(compileCacheSetting(false, { RESNET_LRP_CACHE: '/data/c' }), { dir: '/data/c/compiled' });
+    assert.deepEqual(compileCacheSetting(false, { HOME: '/home/u' }), { dir: '/home/u/.cache/resnet-lrp/compiled' });
+    assert.equal(compileCacheSetting(true, { HOME: '/home/u' }), false);
     assert.equal(compileCacheSetting(false, { RESNET_LRP_NO_CACHE: '1' }), false);
-    assert.equal(compileCacheSetting(false, { RESNET_LRP_NO_CACHE: '0' }), true);
+    assert.deepEqual(compileCacheSetting(false, { RESNET_LRP_NO_CACHE: '0', HOME: '/h' }), { dir: '/h/.cache/resnet-lrp/compiled' });
   });
 });
