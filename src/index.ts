@@ -49,6 +49,8 @@ export { bindWeights, inferKerasResNet, type ClassifierHead } from './weights/bi
 export { randomWeights } from './weights/random.js';
 export { ensureImageNetWeights, downloadFile, DownloadError } from './weights/download.js';
 export { weightsCacheDir, CACHE_DIR_ENV } from './weights/cache.js';
+export { FileExplainerCache, compileCacheDir, NO_CACHE_ENV, DEFAULT_MAX_CACHE_BYTES, type CompileCacheOptions } from './runtime/file-explainer-cache.js';
+export { COMPILED_FORMAT, type ExplainerCache, type CachedExplainer } from './runtime/explainer-cache.js';
 export { resnet50WeightsFile, RESNET50_FILE_NAMES } from './weights/imagenet.js';
 export type { SessionOptions } from './runtime/session.js';
 export {
