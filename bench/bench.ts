@@ -2,7 +2,8 @@
  * `npm run bench`: forward + LRP against the plain forward pass of the same runtime, on a
  * full-size Keras ResNet50 with seeded random weights, and on full-size torchvision ResNet50
  * and ResNet18 read from ONNX files written here (torch-style, BN folded) from seeded random
- * weights. One JSON line per case on stdout; `BENCH_CASES=4,5` runs only those cases.
+ * weights; and the `load` breakdown of those three read from files (bench/load.ts). One JSON
+ * line per case on stdout; `BENCH_CASES=4,5` runs only those cases.
  *
  * Each case runs in its own child process so that its peak RSS is its own. Times are medians
  * over alternating blocks of runs (forward ×k, LRP ×k, forward ×k, …), so that load from other
@@ -36,6 +37,7 @@ import { classifierFromModel } from '../src/eval/model-classifier.js';
 import { loadImage } from '../src/image/load.js';
 import { LrpModel } from '../src/lrp-model.js';
 import { runBrowserCase, type BrowserCase } from './browser.js';
+import { runLoadCase, type LoadModel } from './load.js';
 import { median, round } from './stats.js';
 
 interface Case {
@@ -69,7 +71,12 @@ interface EvaluateCase {
   batch: number;
 }
 
-const CASES: (Case | EvaluateCase | BrowserCase)[] = [
+/** Where load time goes, for a model read from a file (bench/load.ts). */
+interface LoadCase {
+  load: LoadModel;
+}
+
+const CASES: (Case | EvaluateCase | BrowserCase | LoadCase)[] = [
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 4, runsPerBlock: 4 },
   { model: 'keras-resnet50', batch: 1, preset: 'default', precision: 'float32', blocks: 5, runsPerBlock: 2, topK: 5 },
   { model: 'keras-resnet50', batch: 4, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 2 },
@@ -82,6 +89,9 @@ const CASES: (Case | EvaluateCase | BrowserCase)[] = [
     ({ model: `file:${name}`, batch: 1, preset: 'default', precision: 'float32', blocks: 3, runsPerBlock: 3 }) as const),
   { evaluate: true, methods: ['lrp', 'gradient', 'gradxinput', 'ig', 'gbp', 'gradcam', 'random'], images: ['chelsea.png', 'coffee.png'], batch: DEFAULT_EVAL_BATCH },
   { browser: true, blocks: 3, runsPerBlock: 3 },
+  { load: 'keras-resnet50' },
+  { load: 'onnx-resnet50' },
+  { load: 'onnx-resnet18' },
 ];
 
 /** A torchvision ResNet written as a torch-style ONNX file and read back: what users load. */
@@ -150,7 +160,8 @@ async function runEvaluateCase(c: EvaluateCase): Promise<Record<string, unknown>
   };
 }
 
-async function runCase(c: Case | EvaluateCase | BrowserCase): Promise<Record<string, unknown>> {
+async function runCase(c: Case | EvaluateCase | BrowserCase | LoadCase): Promise<Record<string, unknown>> {
+  if ('load' in c) return runLoadCase(c.load);
   if ('evaluate' in c) return runEvaluateCase(c);
   if ('browser' in c) return runBrowserCase(c);
   const t0 = performance.now();

@@ -31,6 +31,8 @@ export { randomWeights, randomModel } from './weights/random.js';
 export type { LayerWeights } from './weights/types.js';
 export { ensureImageNetWeights, downloadFile, DownloadError } from './weights/download.js';
 export { weightsCacheDir, CACHE_DIR_ENV } from './weights/cache.js';
+export { FileExplainerCache, compileCacheDir, NO_CACHE_ENV, DEFAULT_MAX_CACHE_BYTES } from './runtime/file-explainer-cache.js';
+export { COMPILED_FORMAT, type ExplainerCache, type CachedExplainer } from './runtime/explainer-cache.js';
 export { resnet50WeightsFile, RESNET50_FILE_NAMES } from './weights/imagenet.js';
 export { modelSize, perTargetBytes, targetsPerRun, type ModelSize } from './runtime/memory.js';
 export { DEFAULT_EVAL_BATCH, type EvaluatorStats } from './eval/insertion-deletion.js';

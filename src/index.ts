@@ -43,6 +43,7 @@ export { colorize, COLORMAP_NAMES, type ColormapName } from './image/colormap.js
 export { renderFigure, renderHeatmap, writeFigure, writeHeatmap, type FigureOptions, type HeatmapOptions } from './image/figure.js';
 export { encodeNpy, decodeNpy, readNpy, writeNpy } from './image/npy.js';
 export type { SessionOptions } from './runtime/session.js';
+export type { CompileCacheOptions } from './runtime/file-explainer-cache.js';
 export { DEFAULT_MEMORY_BUDGET } from './runtime/memory.js';
 export { DEFAULT_MAX_INPUT_PIXELS } from './runtime/input-checks.js';
 export {

@@ -8,6 +8,7 @@
  * const { attribution, classIndex } = await model.computeLrp(image.input);
  * ```
  */
+import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { readRegularFile } from './image/read-file.js';
@@ -25,6 +26,8 @@ import { withMetadata, type Precision } from './onnx/graph-builder.js';
 import { checkPrecision, Explainer } from './runtime/explainer.js';
 import { checkSessionOptions, describeValue } from './runtime/input-checks.js';
 import { checkMemoryBudget } from './runtime/memory.js';
+import { explainerIdentity } from './runtime/explainer-cache.js';
+import { cacheDisabledByEnv, compileCacheDir, FileExplainerCache, type CompileCacheOptions } from './runtime/file-explainer-cache.js';
 import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
@@ -92,6 +95,14 @@ export interface LoadOptions {
    * refused at load, naming the file. Default 4096² (`DEFAULT_MAX_INPUT_PIXELS`).
    */
   maxInputPixels?: number;
+  /**
+   * The compile cache (docs/cache.md): the compiled and optimised explainer is kept under
+   * `compiled/` in the cache directory, keyed by the model file's content, the rules, the
+   * precision and the onnxruntime version, and read instead of compiling on the next load.
+   * Default on (`true`), unless `$RESNET_LRP_NO_CACHE` is set; `false` turns it off; an object
+   * sets its directory and size bound. Random weights (`weights: null`) are never cached.
+   */
+  compileCache?: boolean | CompileCacheOptions;
 }
 
 /** Options of {@link LrpModel.exportExplainer}. */
@@ -127,17 +138,26 @@ export class LrpModel {
       throw new TypeError(`LrpModel.load takes an options object ({ weights, rules, … }), got ${describeValue(options)}`);
     }
     checkWeightsSource(options.weights);
-    resolveLrpOptions(options.rules);
+    const config = resolveLrpOptions(options.rules);
     const precision = checkPrecision(options.precision ?? 'float32');
     checkMemoryBudget(options.memoryBudget);
     checkSessionOptions(options.session);
     if (options.input !== undefined) checkInputChanges(options.input);
-    const { graph, weights, label, format } = await loadWeights(options);
+    const cache = compileCache(options);
+    let key: string | undefined;
+    // The cache entry is read while the weights are read and bound.
+    const onContent = cache && ((contentHash: string | undefined) => {
+      if (contentHash === undefined) return;
+      key = modelKey(contentHash, options);
+      cache.prefetch(explainerIdentity(key, config, precision), options.session ?? {});
+    });
+    const { graph, weights, label, format } = await loadWeights(options, cache, onContent);
     const explainer = await Explainer.create(nodeRuntime, {
       graph, weights, label, format, precision, rules: options.rules, session: options.session,
       classNames: classNames(outputUnits(graph), options.labels ?? (typeof options.weights === 'string' && options.weights !== 'imagenet' ? companionLabels(options.weights) : undefined)),
       ...(options.memoryBudget !== undefined ? { memoryBudget: options.memoryBudget } : {}),
       ...(options.maxInputPixels !== undefined ? { maxInputPixels: options.maxInputPixels } : {}),
+      ...(cache && key ? { cache: { cache, modelKey: key } } : {}),
     });
     return new LrpModel(explainer, weights);
   }
@@ -294,7 +314,28 @@ function describeResize(desc: InputDescription): string {
 /** Largest ONNX file read (2 GiB is protobuf's own limit for one message). */
 const MAX_ONNX_BYTES = 2 ** 31 - 1;
 
-async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
+/** The compile cache `options` ask for, or `undefined` for none. */
+function compileCache(options: LoadOptions): FileExplainerCache | undefined {
+  const setting = options.compileCache ?? true;
+  if (setting === false || (options.compileCache === undefined && cacheDisabledByEnv())) return undefined;
+  const given = setting === true ? {} : setting;
+  return new FileExplainerCache({ ...given, dir: given.dir ?? compileCacheDir(options.cacheDir) });
+}
+
+/** What the graph and weights come from besides the file: the input changes and the head. */
+function modelKey(contentHash: string, options: LoadOptions): string {
+  const hash = createHash('sha256').update(contentHash).update(JSON.stringify(options.input ?? null));
+  for (const tensor of options.head ? [options.head.kernel, options.head.bias] : []) {
+    hash.update(JSON.stringify(tensor.shape)).update(new Uint8Array(tensor.data.buffer, tensor.data.byteOffset, tensor.data.byteLength));
+  }
+  return hash.digest('hex');
+}
+
+/**
+ * Reads and binds the weights; `cache` gives the SHA-256 of a weight file (regular files and
+ * bytes; not random weights) to `onContent` before it is parsed.
+ */
+async function loadWeights(options: LoadOptions, cache?: FileExplainerCache, onContent?: (contentHash: string | undefined) => void): Promise<{ graph: ModelGraph; weights: ModelWeights; label: string; format: ModelInfo['format'] }> {
   const source = options.weights === undefined ? 'imagenet' : options.weights;
   if (source === null) {
     const seed = options.seed ?? 0;
@@ -306,11 +347,14 @@ async function loadWeights(options: LoadOptions): Promise<{ graph: ModelGraph; w
     path = await ensureImageNetWeights({ cacheDir: options.cacheDir, onProgress: options.onDownloadProgress });
   }
   if (await isOnnx(path)) {
+    if (cache && typeof path === 'string') onContent?.(await cache.contentHash(path));
     const bytes = typeof path === 'string' ? await readRegularFile(path, MAX_ONNX_BYTES) : path;
     const label = typeof path === 'string' ? path : '<onnx bytes>';
+    if (typeof path !== 'string') onContent?.(createHash('sha256').update(bytes).digest('hex'));
     const imported = importOnnx(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     return { graph: imported.graph, weights: imported.weights, label, format: 'onnx' };
   }
+  if (cache && onContent) onContent(typeof path === 'string' ? await cache.contentHash(path) : createHash('sha256').update(path).digest('hex'));
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
   const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });

@@ -10,7 +10,7 @@ import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, MAX_INPUT_PIXELS_OPTION, parseMaxInputPixels, parseWeights, type WeightsChoice } from './explain-options.js';
-import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { FIT_MODES, MAX_INPUT_SIZE, noCacheOption, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -48,6 +48,8 @@ export interface EvaluateSettings {
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** `--no-cache`: compile the explainers, bypassing the compile cache. */
+  readonly noCache: boolean;
 }
 
 const DATA = 'Images and labels';
@@ -94,6 +96,7 @@ export const EVALUATE_COMMAND: CommandSpec = {
       description: "the model's class names, a JSON array (explain's --labels file), for the per-class report" },
     { name: 'precision', type: 'string', value: '<float32|float64>', default: 'float32', group: MODEL, description: 'arithmetic of the graphs' },
     MAX_INPUT_PIXELS_OPTION,
+    noCacheOption(MODEL),
     { name: 'fit', type: 'string', value: '<resize|center-crop>', default: "the model's: resize (Keras), resize 256 + centre crop (ONNX)", group: MODEL, description: 'how an image is fitted to the model input' },
     { ...SIZE_OPTION, group: MODEL },
     { name: 'out', short: 'o', type: 'string', value: '<dir>', default: DEFAULT_EVALUATE_OUT, group: OUTPUT, description: 'output directory' },
@@ -170,6 +173,7 @@ export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<
       resume: v.resume === true,
       json: v.json === true,
       quiet: v.quiet === true,
+      noCache: v['no-cache'] === true,
     },
   };
 }

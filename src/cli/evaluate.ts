@@ -31,6 +31,7 @@ import { readLabelsFile } from '../model/labels.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
 import { checkPatchGrid, EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
+import { compileCacheSetting } from './option-values.js';
 import { RANDOM_WEIGHTS_NOTE } from './explain.js';
 import { createImageProgress } from './image-progress.js';
 import { chunk, runPipelined } from './pipeline.js';
@@ -106,6 +107,7 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
       ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
       ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
       ...(names ? { labels: names } : {}),
+      compileCache: compileCacheSetting(settings.noCache, io.env),
     });
   const model = await load({});
   const owned: LrpModel[] = [model];

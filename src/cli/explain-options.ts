@@ -11,7 +11,7 @@ import { DEFAULT_MAX_IMAGE_BYTES } from '../image/read-file.js';
 import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { FIT_MODES, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { FIT_MODES, MAX_INPUT_SIZE, noCacheOption, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../runtime/input-checks.js';
 import { DEFAULT_MEMORY_BUDGET } from '../runtime/memory.js';
@@ -57,6 +57,8 @@ export interface ExplainSettings {
   readonly resume: boolean;
   readonly json: boolean;
   readonly quiet: boolean;
+  /** `--no-cache`: compile the explainer, bypassing the compile cache. */
+  readonly noCache: boolean;
 }
 
 /** Images per onnxruntime run: 2 was fastest per image on a 2-core machine (1: 7 % slower; 4 and 8: slower and +0.45/+1.3 GB). */
@@ -110,6 +112,7 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     { name: 'max-file-size', type: 'string', value: '<MB>', default: String(DEFAULT_MAX_IMAGE_BYTES / 2 ** 20), group: MODEL,
       description: 'refuse image files larger than this many MiB' },
     MAX_INPUT_PIXELS_OPTION,
+    noCacheOption(MODEL),
     { name: 'preset', type: 'string', value: '<name>', default: 'default', group: RULES,
       description: `rule preset: ${Object.keys(PRESETS).join(', ')}` },
     { name: 'gamma', type: 'string', value: '<γ>', default: `the preset's conv rule (${ruleName(d.conv)})`, group: RULES,
@@ -160,8 +163,9 @@ export const EXPLAIN_COMMAND: CommandSpec = {
     'Exit status: 0 every input explained (or skipped by --resume); 1 some input failed (each\n' +
       'failure is reported with its file name; the others are still written), or the weights could\n' +
       'not be obtained; 2 usage error.',
-    'Environment: RESNET_LRP_CACHE (weights cache directory), RESNET_LRP_WEIGHTS_URL (download base\n' +
-      'URL of the ImageNet weights, e.g. a mirror), RESNET_LRP_DEBUG=1 (stack traces on errors).',
+    'Environment: RESNET_LRP_CACHE (weights and compile cache directory), RESNET_LRP_NO_CACHE=1 (no\n' +
+      'compile cache), RESNET_LRP_WEIGHTS_URL (download base URL of the ImageNet weights, e.g. a mirror),\n' +
+      'RESNET_LRP_DEBUG=1 (stack traces on errors).',
   ],
 };
 
@@ -236,6 +240,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       resume: flag('resume'),
       json: flag('json'),
       quiet: flag('quiet'),
+      noCache: flag('no-cache'),
     },
   };
 }

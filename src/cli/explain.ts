@@ -16,6 +16,7 @@ import { assignOutputNames, expandInputs, STDIN_INPUT, type InputFile } from './
 import { prepareOutputFolder } from './output-folder.js';
 import { isOutputName, mapStats, outputPaths, writeOutputs, type Explanation } from './outputs.js';
 import { chunk, runPipelined } from './pipeline.js';
+import { compileCacheSetting } from './option-values.js';
 import { printable } from './printable.js';
 import { allComplete } from './resume-check.js';
 import { formatSummary, type InputResult } from './table.js';
@@ -72,6 +73,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
       ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
       ...(settings.memoryBudget !== undefined ? { memoryBudget: settings.memoryBudget } : {}),
+      compileCache: compileCacheSetting(settings.noCache, io.env),
     });
     try {
       checkClass(settings.classIndex, model.info.classes);

@@ -6,7 +6,7 @@ import { LrpModel } from '../lrp-model.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseMaxInputPixels, parseRuleOptions, parseWeights } from './explain-options.js';
-import { MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { compileCacheSetting, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { prepareOutputFile } from './output-folder.js';
 import { resolveWeights, type ResolvedWeights } from './weights.js';
@@ -23,7 +23,7 @@ export const EXPORT_COMMAND: CommandSpec = {
     'explained_class, start_relevance, relevance, attribution and trace; dynamic batch;\n' +
     'metadata_props with the rules, the preprocessing, the trace names and the class names.',
   options: [
-    ...shared(['weights', 'labels', 'precision', 'max-input-pixels', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
+    ...shared(['weights', 'labels', 'precision', 'max-input-pixels', 'no-cache', 'preset', 'gamma', 'split', 'start', 'first', 'epsilon']),
     { name: 'out', short: 'o', type: 'string', value: '<file.onnx>', group: 'Output', description: 'the file to write (required)' },
     { ...SIZE_OPTION, group: 'Model' },
     { name: 'include-preprocessing', type: 'boolean', default: 'off', group: 'Output',
@@ -94,6 +94,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
       ...(labels ? { labels } : {}),
       ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
       ...(size !== undefined ? { input: { size } } : {}),
+      compileCache: compileCacheSetting(values['no-cache'] === true, io.env),
     });
   } catch (error) {
     await undo();

@@ -5,7 +5,8 @@
  */
 import type { FitMode } from '../image/load.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { UsageError } from './usage.js';
+import { cacheDisabledByEnv, compileCacheDir, NO_CACHE_ENV, type CompileCacheOptions } from '../runtime/file-explainer-cache.js';
+import { UsageError, type OptionSpec } from './usage.js';
 
 /** `--precision` of explain, evaluate and export. */
 export const PRECISIONS: readonly Precision[] = ['float32', 'float64'];
@@ -20,6 +21,22 @@ export const SIZE_OPTION = {
   name: 'size', type: 'string', value: '<N>',
   description: 'input side in pixels for a model whose ONNX input size is dynamic (a fixed size must match; default: the file\'s, else 224)',
 } as const;
+
+/** `--no-cache` of the commands that compile an explainer (explain, evaluate, export). */
+export function noCacheOption(group: string): OptionSpec {
+  return {
+    name: 'no-cache', type: 'boolean', default: `off (${NO_CACHE_ENV}=1 too)`, group,
+    description: 'compile the explainer instead of reading it from the compile cache, and keep nothing there (docs/cache.md)',
+  };
+}
+
+/**
+ * The library's `compileCache` option for `--no-cache` and the command's environment (which
+ * also places the cache, as it places the weights: `RESNET_LRP_CACHE`, XDG, `HOME`).
+ */
+export function compileCacheSetting(noCache: boolean, env: NodeJS.ProcessEnv): false | CompileCacheOptions {
+  return noCache || cacheDisabledByEnv(env) ? false : { dir: compileCacheDir(undefined, env) };
+}
 
 /** The value checks of one command. */
 export interface OptionValues {

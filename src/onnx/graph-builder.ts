@@ -34,6 +34,8 @@ export class OnnxGraphBuilder {
   private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
   private readonly used = new Set<string>();
+  /** Per base name, the first suffix {@link uniqueName} has not tried yet. */
+  private readonly nextSuffix = new Map<string, number>();
   private readonly scalarCache = new Map<string, string>();
 
   /**
@@ -65,7 +67,15 @@ export class OnnxGraphBuilder {
   /** Returns `base`, or `base_2`, `base_3`, … if taken: tensor names must be unique. */
   uniqueName(base: string): string {
     let name = base;
-    for (let i = 2; this.used.has(name); i++) name = `${base}_${i}`;
+    // Suffixes below `next` were all taken when last tried, and names are never freed: starting
+    // there gives the same name as counting from 2, without a quadratic count for a base used
+    // once per layer.
+    let i = this.nextSuffix.get(base) ?? 2;
+    if (this.used.has(name)) {
+      do name = `${base}_${i++}`;
+      while (this.used.has(name));
+      this.nextSuffix.set(base, i);
+    }
     this.used.add(name);
     return name;
   }

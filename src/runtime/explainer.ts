@@ -4,7 +4,7 @@
  * onnxruntime-web). The one implementation of predict and explain: the Node entry
  * (`LrpModel`) and the browser entry (`resnet-lrp/web`) are built on it.
  */
-import { compileExplainer, type CompiledExplainer, type ExplainerOptions } from '../lrp/compiler.js';
+import { compileExplainer, type ExplainerOptions } from '../lrp/compiler.js';
 import { describeConfig, explainsPredictedOnly, resolveLrpOptions, type LrpConfig, type LrpOptions } from '../lrp/presets.js';
 import type { ModelGraph, ModelWeights } from '../graph/graph.js';
 import type { InputDescription } from '../model/input.js';
@@ -12,6 +12,7 @@ import { compileForwardModel, inputShape, outputUnits } from '../onnx/classifier
 import type { Precision } from '../onnx/graph-builder.js';
 import { checkClassIndex, checkClassIndices, checkImage, checkInputKind, checkInputSize, checkSessionOptions, describeValue, DEFAULT_MAX_INPUT_PIXELS } from './input-checks.js';
 import { checkMemoryBudget, modelSize, perImageBytes, perTargetBytes, targetsPerRun } from './memory.js';
+import { explainerIdentity, type CachedExplainer, type ExplainerCacheUse } from './explainer-cache.js';
 import { argmax, BATCH_INPUT_NAMES, readOutputs, type RawOutputs } from './outputs.js';
 import type { Runtime, RuntimeSession, RuntimeTensor, SessionOptions } from './platform.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './types.js';
@@ -39,6 +40,8 @@ export interface ExplainerSource {
    * input is refused at load. Default {@link DEFAULT_MAX_INPUT_PIXELS}.
    */
   maxInputPixels?: number;
+  /** Where the compiled explainer is looked up first and kept (default: compiled every time). */
+  cache?: ExplainerCacheUse;
 }
 
 /**
@@ -70,7 +73,7 @@ export class Explainer {
     readonly graph: ModelGraph,
     private readonly weights: ModelWeights,
     readonly config: LrpConfig,
-    private readonly compiled: CompiledExplainer,
+    readonly traceNames: readonly string[],
     private readonly session: RuntimeSession,
     readonly info: ModelInfo,
     private readonly sessionOptions: SessionOptions,
@@ -79,7 +82,8 @@ export class Explainer {
   ) {}
 
   /**
-   * Compiles forward + LRP into one ONNX model and creates its session.
+   * Compiles forward + LRP into one ONNX model and creates its session (or takes both from
+   * `source.cache`).
    *
    * @throws Error for invalid rule options or precision, and for class names that do not fit
    *   the model's outputs.
@@ -93,8 +97,7 @@ export class Explainer {
     checkInputSize({ height, width, channels }, source.maxInputPixels ?? DEFAULT_MAX_INPUT_PIXELS, source.label);
     const classes = outputUnits(source.graph);
     if (source.classNames.length !== classes) throw new Error(`${source.classNames.length} class names for a model with ${classes} classes`);
-    const compiled = compileExplainer(source.graph, source.weights, config, precision);
-    const session = await runtime.createSession(compiled.model, source.session);
+    const { session, traceNames } = await explainerSession(runtime, source, config, precision);
     const info: ModelInfo = {
       architecture: source.graph.name,
       weights: source.label,
@@ -105,17 +108,12 @@ export class Explainer {
       precision,
       rules: describeConfig(config),
     };
-    return new Explainer(runtime, source.graph, source.weights, config, compiled, session, info, source.session ?? {}, source.classNames, memoryBudget);
+    return new Explainer(runtime, source.graph, source.weights, config, traceNames, session, info, source.session ?? {}, source.classNames, memoryBudget);
   }
 
   /** How images become this model's input. */
   get inputDescription(): InputDescription {
     return this.graph.inputDescription;
-  }
-
-  /** Names of the relevance trace entries, from the start down to the input. */
-  get traceNames(): readonly string[] {
-    return this.compiled.traceNames;
   }
 
   /**
@@ -302,7 +300,7 @@ export class Explainer {
       [BATCH_INPUT_NAMES.target]: this.runtime.int64(target, [target.length]),
     });
     // Only the single-target explainer computes the trace.
-    const traceNames = session === this.session ? this.compiled.traceNames : [];
+    const traceNames = session === this.session ? this.traceNames : [];
     return readOutputs(out, count * perImage, { ...this.info, layout: this.graph.inputDescription.layout }, traceNames, debug, perImage);
   }
 
@@ -342,6 +340,20 @@ function runs(count: number, size: number): [number, number][] {
   const out: [number, number][] = [];
   for (let start = 0; start < count; start += size) out.push([start, Math.min(count, start + size)]);
   return out;
+}
+
+/** The single-target explainer's session: from the cache when it has it, else compiled (and kept there). */
+async function explainerSession(runtime: Runtime, source: ExplainerSource, config: LrpConfig, precision: Precision): Promise<CachedExplainer> {
+  const compile = () => compileExplainer(source.graph, source.weights, config, precision);
+  const options = source.session ?? {};
+  if (!source.cache) {
+    const compiled = compile();
+    return { session: await runtime.createSession(compiled.model, options), traceNames: compiled.traceNames };
+  }
+  const { cache, modelKey } = source.cache;
+  // Everything the compiled graph depends on; the store adds the runtime's side.
+  const identity = explainerIdentity(modelKey, config, precision);
+  return (await cache.load(identity, options)) ?? cache.store(identity, compile(), options);
 }
 
 /** Validates one image, an array of images or `{ data, shape }` against the model's input. */

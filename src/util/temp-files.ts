@@ -91,7 +91,7 @@ export async function removeStaleTemporaryFiles(dir: string, isOurs: (finalName:
   return removed;
 }
 
-/** True when a process with this pid exists (ours or anyone's). */
+/** True while process `pid` exists (ours or another user's). */
 export function isRunning(pid: number): boolean {
   try {
     process.kill(pid, 0);

@@ -34,7 +34,8 @@ async function cli(args: readonly string[]): Promise<Run> {
   const code = await main(args, {
     stdout: { write: (s: string) => (stdout += s) },
     stderr: { write: (s: string) => (stderr += s) },
-    env: { RESNET_LRP_CACHE: '/nonexistent' },
+    // No reachable weights cache, and no compile cache written anywhere.
+    env: { RESNET_LRP_CACHE: '/nonexistent', RESNET_LRP_NO_CACHE: '1' },
   });
   return { code, stdout, stderr };
 }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEFAULT_BATCH, DEFAULT_FORMATS, DEFAULT_OUT_DIR, parseExplainArgs, type ExplainSettings } from '../../src/cli/explain-options.js';
 import { UsageError } from '../../src/cli/usage.js';
+import { parseEvaluateArgs } from '../../src/cli/evaluate-options.js';
+import { compileCacheSetting } from '../../src/cli/option-values.js';
 
 function settings(...argv: string[]): ExplainSettings {
   const request = parseExplainArgs(argv);
@@ -70,5 +72,23 @@ describe('parseExplainArgs', () => {
 
   test('--help wins over everything else', () => {
     assert.deepEqual(parseExplainArgs(['--help', '--batch', '0']), { help: true });
+  });
+});
+
+describe('--no-cache', () => {
+  test('explain and evaluate parse it (default off); the environment variable turns the cache off too', () => {
+    const on = parseExplainArgs(['x.png']);
+    const off = parseExplainArgs(['--no-cache', 'x.png']);
+    assert.ok(!on.help && !off.help);
+    assert.equal(on.settings.noCache, false);
+    assert.equal(off.settings.noCache, true);
+    const evaluated = parseEvaluateArgs(['--no-cache', 'folder']);
+    assert.ok(!evaluated.help && evaluated.settings.noCache);
+    // The command's environment places the cache, as it places the weights.
+    assert.deepEqual(compileCacheSetting(false, { RESNET_LRP_CACHE: '/data/c' }), { dir: '/data/c/compiled' });
+    assert.deepEqual(compileCacheSetting(false, { HOME: '/home/u' }), { dir: '/home/u/.cache/resnet-lrp/compiled' });
+    assert.equal(compileCacheSetting(true, { HOME: '/home/u' }), false);
+    assert.equal(compileCacheSetting(false, { RESNET_LRP_NO_CACHE: '1' }), false);
+    assert.deepEqual(compileCacheSetting(false, { RESNET_LRP_NO_CACHE: '0', HOME: '/h' }), { dir: '/h/.cache/resnet-lrp/compiled' });
   });
 });

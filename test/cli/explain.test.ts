@@ -341,3 +341,30 @@ describe('resnet-lrp explain', { concurrency: 2 }, () => {
 function escape(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+test('explain keeps the compiled explainer in the cache; --no-cache and RESNET_LRP_NO_CACHE=1 keep nothing, with the same map', async () => {
+  const image = join(SAMPLES, 'chelsea.png');
+  const npy = async (out: string) => readFile(join(out, 'chelsea.attribution.npy'));
+  const entries = async (cache: string) => readdir(join(cache, 'compiled')).then((names) => names.filter((n) => /^[0-9a-f]{64}$/.test(n)), () => []);
+  const runs = [
+    { cache: join(tmp, 'cc-default'), args: [], env: {}, kept: 1 },
+    { cache: join(tmp, 'cc-flag'), args: ['--no-cache'], env: {}, kept: 0 },
+    { cache: join(tmp, 'cc-env'), args: [], env: { RESNET_LRP_NO_CACHE: '1' }, kept: 0 },
+  ];
+  const maps: Buffer[] = [];
+  for (const r of runs) {
+    const out = join(r.cache, 'out');
+    const run = await cli(['explain', '--weights', FIXTURE_WEIGHTS, '--out', out, '-f', 'npy', '-q', ...r.args, image], { env: { RESNET_LRP_CACHE: r.cache, ...r.env } });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, '', 'nothing on stderr (onnxruntime warns when it writes an NCHWc graph unless told not to)');
+    assert.equal((await entries(r.cache)).length, r.kept, `${r.args.join(' ') || JSON.stringify(r.env)}`);
+    maps.push(await npy(out));
+  }
+  // A warm start from the entry of the first run.
+  const warmOut = join(tmp, 'cc-default', 'out-warm');
+  const warm = await cli(['explain', '--weights', FIXTURE_WEIGHTS, '--out', warmOut, '-f', 'npy', '-q', image], { env: { RESNET_LRP_CACHE: join(tmp, 'cc-default') } });
+  assert.equal(warm.code, 0, warm.stderr);
+  assert.equal(warm.stderr, '', 'no onnxruntime warning on a cached start');
+  maps.push(await npy(warmOut));
+  for (const map of maps.slice(1)) assert.ok(map.equals(maps[0]!), 'bit-identical maps with and without the cache');
+});

@@ -33,7 +33,8 @@ test('explain --format trace writes <name>.trace.png', async () => {
   const out = await mkdtemp(join(tmpdir(), 'resnet-lrp-trace-'));
   try {
     let stderr = '';
-    const io = { stdout: { write: () => true }, stderr: { write: (s: string) => ((stderr += s), true) }, env: {} };
+    // No compile cache in the user's home.
+    const io = { stdout: { write: () => true }, stderr: { write: (s: string) => ((stderr += s), true) }, env: { RESNET_LRP_NO_CACHE: '1' } };
     const code = await main(['explain', join(SAMPLES_DIR, 'chelsea.png'), '--weights', FIXTURE_WEIGHTS, '--format', 'trace', '--out', out, '-q'], io);
     assert.equal(code, 0, stderr);
     assert.deepEqual(await readdir(out), ['chelsea.trace.png']);
