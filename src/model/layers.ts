@@ -165,10 +165,18 @@ export function windowOutputSize(size: number, k: number, stride: number, padBef
 
 /** Finds a layer by name or throws an error that names it. */
 export function layerByName(graph: LayerGraph, name: string): Layer {
-  const layer = graph.layers.find((l) => l.name === name);
+  let index = layerIndexes.get(graph.layers);
+  if (!index || index.size !== graph.layers.length) {
+    index = new Map(graph.layers.map((l) => [l.name, l]));
+    layerIndexes.set(graph.layers, index);
+  }
+  const layer = index.get(name);
   if (!layer) throw new Error(`model ${graph.name} has no layer named "${name}"`);
   return layer;
 }
+
+/** Name → layer of each layer list, built once (lookups per layer would be quadratic in deep graphs). */
+const layerIndexes = new WeakMap<readonly Layer[], Map<string, Layer>>();
 
 /** Map from layer name to the names of the layers that consume its output. */
 export function consumers(graph: LayerGraph): Map<string, string[]> {
