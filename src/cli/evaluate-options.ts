@@ -10,7 +10,7 @@ import type { FitMode } from '../image/load.js';
 import { DEFAULT_QUANTIZE_LEVELS, MAX_QUANTIZE_LEVELS } from '../image/quantize.js';
 import type { Precision } from '../onnx/graph-builder.js';
 import { expandBareQuantize, IMAGE_EXTENSIONS, MAX_INPUT_PIXELS_OPTION, parseMaxInputPixels, parseWeights, type WeightsChoice } from './explain-options.js';
-import { FIT_MODES, MAX_INPUT_SIZE, noCacheOption, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { FIT_MODES, noCacheOption, optionValues, parseSizeOption, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { parseCommandLine, UsageError, type CommandSpec } from './usage.js';
 
 export const DEFAULT_METHODS = ['lrp', 'lrp-symmetric', 'random'] as const;
@@ -36,8 +36,8 @@ export interface EvaluateSettings {
   readonly maxInputPixels?: number;
   /** How images are fitted; undefined: the model's own policy. */
   readonly fit?: FitMode;
-  /** Input side for a model with a dynamic input size (`--size`). */
-  readonly size?: number;
+  /** Input size for a model with a dynamic input size (`--size N` or `HxW`). */
+  readonly size?: { readonly size: number; readonly width?: number };
   readonly batch: number;
   readonly seed: number;
   /** Integrated Gradients' steps (m + 1 gradients per image). */
@@ -164,7 +164,7 @@ export function parseEvaluateArgs(argv: readonly string[], env: Readonly<Record<
       precision: oneOf('precision', str('precision') ?? 'float32', PRECISIONS),
       ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
       ...(str('fit') !== undefined ? { fit: oneOf('fit', str('fit'), FIT_MODES) } : {}),
-      ...(str('size') !== undefined ? { size: int('size', 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE)! } : {}),
+      ...(str('size') !== undefined ? { size: parseSizeOption(str('size')!, EVALUATE_COMMAND.name) } : {}),
       batch: int('batch', 2, 'an integer ≥ 2') ?? DEFAULT_EVAL_BATCH,
       seed: int('seed', 0, 'an integer ≥ 0') ?? 0,
       igSteps: int('ig-steps', 1, 'an integer ≥ 1') ?? DEFAULT_IG_STEPS,

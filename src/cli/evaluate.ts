@@ -28,6 +28,7 @@ import { describeTies, formatCi, formatConservation, formatTies, REPORT_FILES, s
 import type { LoadedImage } from '../image/load.js';
 import { LrpModel } from '../lrp-model.js';
 import { readLabelsFile } from '../model/labels.js';
+import { inputSize } from '../model/input.js';
 import type { LrpOptions } from '../lrp/presets.js';
 import { collectImages, selectImages, type SelectedImage } from './evaluate-inputs.js';
 import { checkPatchGrid, EVALUATE_COMMAND, IMAGE_EXTENSIONS, parseEvaluateArgs, type EvaluateSettings } from './evaluate-options.js';
@@ -105,7 +106,7 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
       precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
-      ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
+      ...(settings.size !== undefined ? { input: settings.size } : {}),
       ...(names ? { labels: names } : {}),
       compileCache: compileCacheSetting(settings.noCache, io.env),
     });
@@ -116,7 +117,10 @@ async function evaluateWith(weights: ResolvedWeights, settings: EvaluateSettings
   try {
     // The model's own input description decides preprocessing, layout and "black".
     const classifier = classifierFromModel(model);
-    checkPatchGrid(settings.patch, settings.step, classifier.inputDescription.size);
+    const { height, width } = inputSize(classifier.inputDescription);
+    // The metric's patch grid and its fixtures are square.
+    if (height !== width) throw new UsageError(`${weights.label}: the model's input is ${height}×${width}; patch insertion/deletion needs a square input (give a square --size)`, EVALUATE_COMMAND.name);
+    checkPatchGrid(settings.patch, settings.step, height);
     const classes = classifier.classes;
     const labels = settings.labels === undefined ? undefined : await readLabelFile(settings.labels, classes);
     const { images, emptyFolders } = await collectImages(settings.inputs, { extensions: IMAGE_EXTENSIONS, classes, ...(labels ? { labels } : {}) });

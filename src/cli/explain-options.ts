@@ -11,7 +11,7 @@ import { DEFAULT_MAX_IMAGE_BYTES } from '../image/read-file.js';
 import { PRESETS, resolveLrpOptions, SPLIT_MODES, START_MODES, type LrpOptions, type PresetName } from '../lrp/presets.js';
 import { RULE_DEFAULTS, type RuleSpec } from '../lrp/rules.js';
 import type { Precision } from '../onnx/graph-builder.js';
-import { FIT_MODES, MAX_INPUT_SIZE, noCacheOption, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { FIT_MODES, noCacheOption, optionValues, parseSizeOption, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './outputs.js';
 import { DEFAULT_MAX_INPUT_PIXELS } from '../runtime/input-checks.js';
 import { DEFAULT_MEMORY_BUDGET } from '../runtime/memory.js';
@@ -42,8 +42,8 @@ export interface ExplainSettings {
   readonly batch: number;
   /** How images are fitted; undefined: the model's own policy (Keras resize, torchvision 256 + centre crop). */
   readonly fit?: FitMode;
-  /** Input side for a model with a dynamic input size (`--size`). */
-  readonly size?: number;
+  /** Input size for a model with a dynamic input size (`--size N` or `HxW`). */
+  readonly size?: { readonly size: number; readonly width?: number };
   /** A JSON file with the class names (an array of strings, one per model output). */
   readonly labels?: string;
   /** Images over this many pixels are refused. */
@@ -231,7 +231,7 @@ export function parseExplainArgs(argv: readonly string[]): ExplainRequest {
       includeMap: flag('include-map'),
       batch: str('batch') === undefined ? DEFAULT_BATCH : integer('batch', str('batch')!, 1, 'an integer ≥ 1'),
       ...(fit !== undefined ? { fit } : {}),
-      ...(str('size') !== undefined ? { size: integer('size', str('size')!, 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE) } : {}),
+      ...(str('size') !== undefined ? { size: parseSizeOption(str('size')!, EXPLAIN_COMMAND.name) } : {}),
       ...(str('labels') !== undefined ? { labels: str('labels')! } : {}),
       maxPixels,
       maxBytes,

@@ -70,7 +70,7 @@ export async function explainCommand(argv: readonly string[], io: CliIO): Promis
       precision: settings.precision,
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
-      ...(settings.size !== undefined ? { input: { size: settings.size } } : {}),
+      ...(settings.size !== undefined ? { input: settings.size } : {}),
       ...(settings.maxInputPixels !== undefined ? { maxInputPixels: settings.maxInputPixels } : {}),
       ...(settings.memoryBudget !== undefined ? { memoryBudget: settings.memoryBudget } : {}),
       compileCache: compileCacheSetting(settings.noCache, io.env),

@@ -6,7 +6,7 @@ import { LrpModel } from '../lrp-model.js';
 import { readLabelsFile } from '../model/labels.js';
 import { writeFileAtomic } from '../util/atomic-write.js';
 import { EXPLAIN_COMMAND, parseMaxInputPixels, parseRuleOptions, parseWeights } from './explain-options.js';
-import { compileCacheSetting, MAX_INPUT_SIZE, optionValues, PRECISIONS, SIZE_OPTION } from './option-values.js';
+import { compileCacheSetting, optionValues, parseSizeOption, PRECISIONS, SIZE_OPTION } from './option-values.js';
 import { formatHelp, parseCommandLine, type CliIO, type CommandSpec, type OptionSpec } from './usage.js';
 import { prepareOutputFile } from './output-folder.js';
 import { resolveWeights, type ResolvedWeights } from './weights.js';
@@ -60,7 +60,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
     usage((error as Error).message);
   }
   const precision = oneOf('precision', str('precision') ?? 'float32', PRECISIONS);
-  const size = str('size') === undefined ? undefined : integer('size', str('size')!, 1, `an integer in 1..${MAX_INPUT_SIZE} (pixels)`, MAX_INPUT_SIZE);
+  const size = str('size') === undefined ? undefined : parseSizeOption(str('size')!, EXPORT_COMMAND.name);
   const maxInputPixels = parseMaxInputPixels(str('max-input-pixels'), EXPORT_COMMAND.name);
   let labels: string[] | undefined;
   if (str('labels') !== undefined) {
@@ -93,7 +93,7 @@ export async function exportCommand(argv: readonly string[], io: CliIO): Promise
       ...(weights.seed !== undefined ? { seed: weights.seed } : {}),
       ...(labels ? { labels } : {}),
       ...(maxInputPixels !== undefined ? { maxInputPixels } : {}),
-      ...(size !== undefined ? { input: { size } } : {}),
+      ...(size !== undefined ? { input: size } : {}),
       compileCache: compileCacheSetting(values['no-cache'] === true, io.env),
     });
   } catch (error) {

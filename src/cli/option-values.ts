@@ -18,9 +18,24 @@ export const MAX_INPUT_SIZE = 8192;
 
 /** `--size` of explain, evaluate and export: the side of a model input whose size the file leaves open. */
 export const SIZE_OPTION = {
-  name: 'size', type: 'string', value: '<N>',
-  description: 'input side in pixels for a model whose ONNX input size is dynamic (a fixed size must match; default: the file\'s, else 224)',
+  name: 'size', type: 'string', value: '<N|HxW>',
+  description: 'input size in pixels for a model whose ONNX input size is dynamic: N×N, or H×W (e.g. 224x320); a fixed size must match; default: the file\'s, else 224',
 } as const;
+
+/**
+ * `--size N` or `--size HxW` as the library's `input` changes (`size` is the height).
+ *
+ * @throws UsageError naming the option and the value.
+ */
+export function parseSizeOption(text: string, command: string): { size: number; width?: number } {
+  const { integer, fail } = optionValues(command);
+  const parts = text.trim().split(/[x×]/i);
+  if (parts.length > 2) fail(`--size must be N or HxW (e.g. 224x320), got "${text}"`);
+  const what = `an integer in 1..${MAX_INPUT_SIZE} (pixels), or HxW`;
+  const height = integer('size', parts[0]!, 1, what, MAX_INPUT_SIZE);
+  const width = parts.length === 2 ? integer('size', parts[1]!, 1, what, MAX_INPUT_SIZE) : height;
+  return width === height ? { size: height } : { size: height, width };
+}
 
 /** `--no-cache` of the commands that compile an explainer (explain, evaluate, export). */
 export function noCacheOption(group: string): OptionSpec {

@@ -18,11 +18,11 @@
  *   animated / multi-page inputs (GIF, WebP, TIFF) use their first frame.
  */
 import sharp, { type Sharp } from 'sharp';
-import { CAFFE_INPUT, preprocessRgb, type InputDescription } from '../model/input.js';
+import { CAFFE_INPUT, inputSize, preprocessRgb, type InputDescription } from '../model/input.js';
 import { describeValue } from '../runtime/input-checks.js';
 import { checkPixelLimit, decodeTargetSize, decoderMessage, DEFAULT_MAX_PIXELS } from './decode-limits.js';
 import { DEFAULT_MAX_IMAGE_BYTES, readRegularFile } from './read-file.js';
-import { cropResizeTo, fitToSquare, type FitMode, type RawRgb } from './resize.js';
+import { cropResizeTo, fitTo, type FitMode, type RawRgb } from './resize.js';
 
 export type { FitMode } from './resize.js';
 export { resizeBilinear } from './resize.js';
@@ -108,18 +108,21 @@ export async function loadImage(source: string | Uint8Array, options: LoadImageO
     throw new Error(`${name}: ${typeof source === 'string' ? 'file' : 'buffer'} is empty`);
   }
 
+  // A non-square model input (no `size` override): its own height × width.
+  const height = size;
+  const width = options.size === undefined ? inputSize(description).width : size;
   // The description's shorter side before the crop (torchvision: 256 for 224), at its own size only.
   const resizeTo = cropResizeTo(description, size, fit);
-  const decoded = await decodeToSrgb(bytes, name, { size: Math.max(size, resizeTo ?? 0), fit, maxPixels });
-  const rgb = fitToSquare(decoded, size, fit, resizeTo);
+  const decoded = await decodeToSrgb(bytes, name, { size: Math.max(height, width, resizeTo ?? 0), fit, maxPixels });
+  const rgb = fitTo(decoded, height, width, fit, resizeTo);
   return {
     source: name,
     rgb,
-    width: size,
-    height: size,
+    width,
+    height,
     originalWidth: decoded.originalWidth,
     originalHeight: decoded.originalHeight,
-    input: preprocessRgb(rgb, size, size, description),
+    input: preprocessRgb(rgb, width, height, description),
     description,
   };
 }

@@ -20,7 +20,30 @@ export interface RawRgb {
  * only; `undefined` when the image is resized as a whole or cropped at `size`.
  */
 export function cropResizeTo(description: InputDescription, size: number, fit: FitMode): number | undefined {
-  return fit === 'center-crop' && description.resize.fit === 'center-crop' && size === description.size ? description.resize.resizeTo : undefined;
+  return fit === 'center-crop' && description.resize.fit === 'center-crop' && size === description.size && description.width === undefined ? description.resize.resizeTo : undefined;
+}
+
+/**
+ * Stage 2 for any height × width: a square target goes through {@link fitToSquare}; otherwise
+ * `resize` stretches the whole image and `center-crop` scales it to cover the target (keeping
+ * its aspect ratio) and cuts out the centre.
+ */
+export function fitTo(image: RawRgb, outHeight: number, outWidth: number, fit: FitMode, resizeTo?: number): Uint8Array {
+  if (outHeight === outWidth) return fitToSquare(image, outHeight, fit, resizeTo);
+  const { data, width, height } = image;
+  if (fit === 'resize') return resizeBilinear(data, width, height, outWidth, outHeight);
+  const scale = Math.max(outWidth / width, outHeight / height);
+  const scaledWidth = Math.max(outWidth, Math.round(width * scale));
+  const scaledHeight = Math.max(outHeight, Math.round(height * scale));
+  const left = Math.floor((scaledWidth - outWidth) / 2);
+  const top = Math.floor((scaledHeight - outHeight) / 2);
+  const scaled = resizeBilinear(data, width, height, scaledWidth, scaledHeight);
+  const out = new Uint8Array(outWidth * outHeight * 3);
+  for (let y = 0; y < outHeight; y++) {
+    const from = ((y + top) * scaledWidth + left) * 3;
+    out.set(scaled.subarray(from, from + outWidth * 3), y * outWidth * 3);
+  }
+  return out;
 }
 
 /**

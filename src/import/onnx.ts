@@ -36,7 +36,8 @@ export interface OnnxImportOptions {
    * Changes to the input description of the file's input tensor. The default is torchvision's
    * preprocessing (RGB, /255, ImageNet mean/std, Resize + CenterCrop) at the file's input size,
    * or plain pixels in [0, 1] when the graph normalises its input itself; the layout comes from
-   * the file. `size` sets the side of an input whose height and width are dynamic.
+   * the file. `size` sets the height (and width) of an input whose sides are dynamic, `width`
+   * its width where it differs.
    */
   input?: Partial<Omit<InputDescription, 'layout'>>;
 }
@@ -131,7 +132,7 @@ class Importer {
         throw this.error(`initializer ${t.name}: ${(error as Error).message}`);
       }
     }
-    const { fileInput, input, layout, size } = this.readInput();
+    const { fileInput, input, layout, size, width } = this.readInput();
 
     for (const node of this.graph.node) {
       this.current = node;
@@ -159,7 +160,7 @@ class Importer {
     const outShape = this.shapes.get(output)!;
     if (outShape.length !== 1) throw this.error(`the output ${outputs[0]} has shape [${outShape}] per example; expected class scores (N, classes)`);
 
-    const fileDescription = this.description(layout, size);
+    const fileDescription = this.description(layout, size, width);
     let graph: ModelGraph = {
       name: modelName(this.graph.name ?? '', this.source),
       nodes: this.nodes,
@@ -181,7 +182,7 @@ class Importer {
 
   // ---- the input ----
 
-  private readInput(): { fileInput: string; input: string; layout: 'NCHW' | 'NHWC'; size: number } {
+  private readInput(): { fileInput: string; input: string; layout: 'NCHW' | 'NHWC'; size: number; width: number } {
     const inputs = this.graph.input.filter((i) => !this.constants.has(i.name ?? ''));
     if (inputs.length !== 1) {
       throw this.error(`the model has ${inputs.length} inputs (${inputs.map((i) => i.name).join(', ')}); expected one image batch`);
@@ -200,20 +201,22 @@ class Importer {
     const layout = transpose ? 'NHWC' : 'NCHW';
     const [batch, c, h, w] = layout === 'NCHW' ? dims : [dims[0], dims[3], dims[1], dims[2]];
     if (c !== 3) throw this.error(`input ${name} has ${c ?? 'a dynamic number of'} channels; expected 3 (RGB or BGR) in ${layout} order`);
-    if (h !== w) throw this.error(`input ${name} is ${h ?? '?'}×${w ?? '?'}; expected a square image (or both sides dynamic)`);
-    const asked = this.overrides.size;
-    if (asked !== undefined && h !== undefined && asked !== h) {
-      throw this.error(`input size ${asked} was asked for, but input ${name} is fixed at ${h}×${h}`);
+    // Fixed sides are the file's; `size` (and `width`, for a non-square input) set dynamic ones.
+    const askedHeight = this.overrides.size;
+    const askedWidth = this.overrides.width ?? this.overrides.size;
+    if ((askedHeight !== undefined && h !== undefined && askedHeight !== h) || (askedWidth !== undefined && w !== undefined && askedWidth !== w)) {
+      throw this.error(`input size ${askedHeight ?? h}×${askedWidth ?? w} was asked for, but input ${name} is fixed at ${h ?? '?'}×${w ?? '?'}`);
     }
-    const size = h ?? asked ?? TORCHVISION_INPUT.size;
-    if (!Number.isSafeInteger(size) || size < 1) throw this.error(`input size ${size} is not a positive integer`);
-    if (3 * size * size > MAX_ELEMENTS) throw this.error(`input ${name} is ${size}×${size}: too large for any image this library can run`);
+    const height = h ?? askedHeight ?? (w !== undefined && askedWidth === undefined ? w : TORCHVISION_INPUT.size);
+    const width = w ?? askedWidth ?? height;
+    for (const side of [height, width]) if (!Number.isSafeInteger(side) || side < 1) throw this.error(`input size ${height}×${width} is not a size in pixels`);
+    if (3 * height * width > MAX_ELEMENTS) throw this.error(`input ${name} is ${height}×${width}: too large for any image this library can run`);
     this.batch = batch ?? 'dynamic';
     const inside = transpose ? transpose.output[0]! : name;
-    this.shapes.set(inside, [3, size, size]);
+    this.shapes.set(inside, [3, height, width]);
     this.producerOp.set(inside, 'input');
     if (transpose) this.skip.add(transpose);
-    return { fileInput: name, input: inside, layout, size };
+    return { fileInput: name, input: inside, layout, size: height, width };
   }
 
   private readonly skip = new Set<INode>();
@@ -223,13 +226,16 @@ class Importer {
    * inputs (under 64 pixels: CIFAR's 32×32) take whole images, stretched: such models are trained
    * on images of their own size, not on crops.
    */
-  private description(layout: 'NCHW' | 'NHWC', size: number): InputDescription {
+  private description(layout: 'NCHW' | 'NHWC', size: number, width: number): InputDescription {
+    const { width: _asked, ...overrides } = this.overrides;
     return {
       ...TORCHVISION_INPUT,
-      // torchvision's Resize(256) + CenterCrop(224) keeps its ratio at other sizes.
-      resize: size < SMALL_INPUT ? { fit: 'resize' } : { fit: 'center-crop', resizeTo: Math.round((size * 256) / 224) },
-      ...this.overrides,
+      // torchvision's Resize(256) + CenterCrop(224) keeps its ratio at other sizes; a
+      // non-square input takes the whole image, stretched.
+      resize: size < SMALL_INPUT || width !== size ? { fit: 'resize' } : { fit: 'center-crop', resizeTo: Math.round((size * 256) / 224) },
+      ...overrides,
       size,
+      ...(width !== size ? { width } : {}),
       layout,
     };
   }

@@ -31,8 +31,10 @@ export interface InputDescription {
   readonly name: string;
   readonly layout: InputLayout;
   readonly channelOrder: ChannelOrder;
-  /** Square input side in pixels. */
+  /** Input height in pixels (and width, unless {@link width} is given). */
   readonly size: number;
+  /** Input width in pixels, where it differs from {@link size} (a non-square input). */
+  readonly width?: number;
   /** Multiplies raw 0..255 pixels first (1/255 for models that take [0, 1]). */
   readonly scale: number;
   /** Subtracted after scaling, per channel in model channel order. */
@@ -99,9 +101,15 @@ export function blackValues(desc: InputDescription): number[] {
   return [0, 1, 2].map((c) => preprocessValue(desc, PIXEL_MIN, c));
 }
 
+/** Height and width of the input in pixels. */
+export function inputSize(desc: InputDescription): { height: number; width: number } {
+  return { height: desc.size, width: desc.width ?? desc.size };
+}
+
 /** Shape of one preprocessed image in the description's layout (no batch dimension). */
 export function imageShape(desc: InputDescription): [number, number, number] {
-  return desc.layout === 'NCHW' ? [3, desc.size, desc.size] : [desc.size, desc.size, 3];
+  const { height, width } = inputSize(desc);
+  return desc.layout === 'NCHW' ? [3, height, width] : [height, width, 3];
 }
 
 /**
@@ -150,7 +158,9 @@ export function checkInputChanges(changes: unknown): void {
   triple('mean', Number.isFinite, 'finite numbers');
   triple('std', (x) => Number.isFinite(x) && x !== 0, 'finite non-zero numbers');
   if (c.scale !== undefined && !(typeof c.scale === 'number' && Number.isFinite(c.scale) && c.scale !== 0)) throw new RangeError(`input.scale must be a finite non-zero number, got ${show(c.scale)}`);
-  if (c.size !== undefined && !(typeof c.size === 'number' && Number.isSafeInteger(c.size) && c.size >= 1)) throw new RangeError(`input.size must be an integer ≥ 1, got ${show(c.size)}`);
+  for (const key of ['size', 'width'] as const) {
+    if (c[key] !== undefined && !(typeof c[key] === 'number' && Number.isSafeInteger(c[key]) && (c[key] as number) >= 1)) throw new RangeError(`input.${key} must be an integer ≥ 1, got ${show(c[key])}`);
+  }
   if (c.channelOrder !== undefined && c.channelOrder !== 'RGB' && c.channelOrder !== 'BGR') throw new RangeError(`input.channelOrder must be "RGB" or "BGR", got ${show(c.channelOrder)}`);
   if (c.name !== undefined && typeof c.name !== 'string') throw new TypeError(`input.name must be a string, got ${show(c.name)}`);
   if (c.resize !== undefined) {

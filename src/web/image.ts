@@ -5,8 +5,8 @@
  */
 import { checkPixelLimit, DEFAULT_MAX_PIXELS } from '../image/decode-limits.js';
 import { figurePieces, BACKGROUND, type FigureOptions } from '../image/figure-parts.js';
-import { cropResizeTo, fitToSquare, type FitMode } from '../image/resize.js';
-import { preprocessRgb, type InputDescription } from '../model/input.js';
+import { cropResizeTo, fitTo, type FitMode } from '../image/resize.js';
+import { inputSize, preprocessRgb, type InputDescription } from '../model/input.js';
 
 /** An image decoded by the browser and fitted to the model. */
 export interface WebImage {
@@ -55,10 +55,10 @@ export async function decodeImage(
     rgb[j + 1] = rgba[i + 1]!;
     rgb[j + 2] = rgba[i + 2]!;
   }
-  const size = description.size;
+  const { height: outHeight, width: outWidth } = inputSize(description);
   const fit = options.fit ?? description.resize.fit;
-  const fitted = fitToSquare({ data: rgb, width, height }, size, fit, cropResizeTo(description, size, fit));
-  return { rgb: fitted, width: size, height: size, originalWidth: width, originalHeight: height, input: preprocessRgb(fitted, size, size, description) };
+  const fitted = fitTo({ data: rgb, width, height }, outHeight, outWidth, fit, cropResizeTo(description, outHeight, fit));
+  return { rgb: fitted, width: outWidth, height: outHeight, originalWidth: width, originalHeight: height, input: preprocessRgb(fitted, outWidth, outHeight, description) };
 }
 
 /** Interleaved RGB → RGBA `ImageData`. */

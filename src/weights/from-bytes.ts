@@ -6,7 +6,7 @@
 import type { ModelGraph, ModelWeights } from '../graph/graph.js';
 import { layersToGraph } from '../import/keras.js';
 import { importOnnx } from '../import/onnx.js';
-import { checkInputChanges, type InputDescription } from '../model/input.js';
+import { checkInputChanges, inputSize, type InputDescription } from '../model/input.js';
 import { buildResNet, kerasResNetSpec } from '../model/resnet.js';
 import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './bind.js';
 import type { KerasWeightFile, ReadKerasH5Options } from './keras-h5-reader.js';
@@ -55,8 +55,9 @@ export async function modelFromBytes(
 export function withInput(graph: ModelGraph, changes: Partial<Omit<InputDescription, 'layout'>> | undefined): ModelGraph {
   if (!changes) return graph;
   if ('layout' in changes) throw new Error('input: the layout is the model file\'s and cannot be changed');
-  if (changes.size !== undefined && changes.size !== graph.inputDescription.size) {
-    throw new Error(`input: size ${changes.size} was asked for, but this model takes ${graph.inputDescription.size}×${graph.inputDescription.size}`);
+  const { height, width } = inputSize(graph.inputDescription);
+  if ((changes.size !== undefined && changes.size !== height) || (changes.width !== undefined && changes.width !== width)) {
+    throw new Error(`input: size ${changes.size ?? height}×${changes.width ?? changes.size ?? width} was asked for, but this model takes ${height}×${width}`);
   }
   return { ...graph, inputDescription: { ...graph.inputDescription, ...changes } };
 }

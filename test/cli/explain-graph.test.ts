@@ -90,8 +90,51 @@ test('--size sets the input of a file whose size is dynamic; a fixed size that d
   assert.deepEqual(decodeNpy(await readFile(join(out, 'input_32.attribution.npy'))).shape, [48, 48]);
   const fixed = await runCli(['explain', sample, '--weights', join(FIXTURES_ROOT, 'families', 'squeezenet.onnx'), '--size', '48', '--out', out, '--quiet'], { home: tmp });
   assert.notEqual(fixed.code, 0);
-  assert.match(fixed.stderr, /input size 48 was asked for, but input input is fixed at 64×64/);
+  assert.match(fixed.stderr, /input size 48×48 was asked for, but input input is fixed at 64×64/);
   const bad = await runCli(['explain', sample, '--weights', dynamic, '--size', '0', '--out', out], { home: tmp });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--size must be an integer in 1\.\.8192 \(pixels\), got "0"/);
+  assert.match(bad.stderr, /--size must be an integer in 1\.\.8192 \(pixels\), or HxW, got "0"/);
+});
+
+/** The SqueezeNet family file with its input declared as (batch, 3, height, width). */
+async function withInputDims(height: number | string, width: number | string, name: string): Promise<string> {
+  const model = onnxProto.onnx.ModelProto.decode(await readFile(join(FIXTURES_ROOT, 'families', 'squeezenet.onnx')));
+  const dims = model.graph!.input![0]!.type!.tensorType!.shape!.dim!;
+  dims[2] = typeof height === 'number' ? { dimValue: height } : { dimParam: height };
+  dims[3] = typeof width === 'number' ? { dimValue: width } : { dimParam: width };
+  const path = join(tmp, name);
+  await writeFile(path, onnxProto.onnx.ModelProto.encode(model).finish());
+  return path;
+}
+
+test('non-square inputs: a file fixed at 48×80, a dynamic one at --size 48x80; maps and figures of that shape, relevance conserved', async () => {
+  const fixed = await withInputDims(48, 80, 'fixed-48x80.onnx');
+  const model = await LrpModel.load({ weights: fixed, rules: { first: 'wsquare', conv: 'wsquare', dense: 'wsquare', maxPool: 'gradient', globalAvgPool: 'gradient' } });
+  try {
+    assert.deepEqual(model.info.inputShape, [3, 48, 80]);
+    assert.equal(model.inputDescription.size, 48);
+    assert.equal(model.inputDescription.width, 80);
+    // A photo stretched to 80×48, as the description says for a non-square input.
+    const image = await model.loadImage(join(REPO_ROOT, 'assets', 'samples', 'chelsea.png'));
+    assert.deepEqual([image.width, image.height, image.input.length], [80, 48, 3 * 48 * 80]);
+    const [first, second] = await model.computeLrp(image.input, { topK: 2 });
+    for (const result of [first!, second!]) {
+      assert.deepEqual(result.attribution.shape, [48, 80]);
+      const total = result.attribution.data.reduce((a, b) => a + b, 0);
+      assert.ok(Math.abs(total / result.startRelevance - 1) < 1e-5, `${total} of ${result.startRelevance}`);
+    }
+  } finally {
+    await model.dispose();
+  }
+  const dynamic = await withInputDims('height', 'width', 'dynamic-hw.onnx');
+  const out = join(tmp, 'nonsquare');
+  const photo = join(REPO_ROOT, 'assets', 'samples', 'coffee.png');
+  for (const [weights, extra] of [[fixed, []], [dynamic, ['--size', '48x80']]] as const) {
+    const run = await runCli(['explain', photo, '--weights', weights, ...extra, '--out', out, '--format', 'png,npy', '--quiet'], { home: tmp });
+    assert.equal(run.code, 0, run.stderr);
+    assert.deepEqual(decodeNpy(await readFile(join(out, 'coffee.attribution.npy'))).shape, [48, 80]);
+  }
+  const evaluate = await runCli(['evaluate', photo, '--weights', fixed, '--out', join(tmp, 'eval')], { home: tmp });
+  assert.equal(evaluate.code, 2);
+  assert.match(evaluate.stderr, /the model's input is 48×80; patch insertion\/deletion needs a square input/);
 });

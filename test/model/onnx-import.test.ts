@@ -113,7 +113,7 @@ describe('supported exports', () => {
     assert.deepEqual(changed.mean, [0.5, 0.5, 0.5]);
     assert.deepEqual(changed.resize, { fit: 'resize' });
     assert.equal(changed.layout, 'NCHW');
-    assert.throws(() => importOnnx(bytes, { input: { size: 64 } }), /size 64 was asked for, but input input is fixed at 32×32/);
+    assert.throws(() => importOnnx(bytes, { input: { size: 64 } }), /size 64×64 was asked for, but input input is fixed at 32×32/);
   });
 });
 
