@@ -37,11 +37,15 @@ export function fitTo(image: RawRgb, outHeight: number, outWidth: number, fit: F
   const scaledHeight = Math.max(outHeight, Math.round(height * scale));
   const left = Math.floor((scaledWidth - outWidth) / 2);
   const top = Math.floor((scaledHeight - outHeight) / 2);
-  const scaled = resizeBilinear(data, width, height, scaledWidth, scaledHeight);
+  return cropRgb(resizeBilinear(data, width, height, scaledWidth, scaledHeight), scaledWidth, left, top, outWidth, outHeight);
+}
+
+/** The `outWidth × outHeight` window at (`left`, `top`) of an interleaved RGB image `width` pixels wide. */
+function cropRgb(rgb: Uint8Array, width: number, left: number, top: number, outWidth: number, outHeight: number): Uint8Array {
   const out = new Uint8Array(outWidth * outHeight * 3);
   for (let y = 0; y < outHeight; y++) {
-    const from = ((y + top) * scaledWidth + left) * 3;
-    out.set(scaled.subarray(from, from + outWidth * 3), y * outWidth * 3);
+    const from = ((top + y) * width + left) * 3;
+    out.set(rgb.subarray(from, from + outWidth * 3), y * outWidth * 3);
   }
   return out;
 }
@@ -71,13 +75,7 @@ export function fitToSquare(image: RawRgb, size: number, fit: FitMode, resizeTo?
     left = Math.floor((scaledWidth - size) / 2);
     top = Math.floor((scaledHeight - size) / 2);
   }
-  const scaled = resizeBilinear(data, width, height, scaledWidth, scaledHeight);
-  const out = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    const from = ((top + y) * scaledWidth + left) * 3;
-    out.set(scaled.subarray(from, from + size * 3), y * size * 3);
-  }
-  return out;
+  return cropRgb(resizeBilinear(data, width, height, scaledWidth, scaledHeight), scaledWidth, left, top, size, size);
 }
 
 /** Python's `round`: halves go to the even neighbour. */
