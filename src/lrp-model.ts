@@ -16,7 +16,6 @@ import { loadImage, type LoadedImage, type LoadImageOptions } from './image/load
 import { compileExplainer, type ExplainerOptions } from './lrp/compiler.js';
 import { resolveLrpOptions, type LrpConfig, type LrpOptions } from './lrp/presets.js';
 import type { ModelGraph, ModelWeights } from './graph/graph.js';
-import { layersToGraph } from './import/keras.js';
 import { importOnnx } from './import/onnx.js';
 import { checkInputChanges, type InputDescription } from './model/input.js';
 import { classNames, companionLabels } from './model/labels.js';
@@ -30,9 +29,9 @@ import { explainerIdentity } from './runtime/explainer-cache.js';
 import { cacheDisabledByEnv, compileCacheDir, FileExplainerCache, type CompileCacheOptions } from './runtime/file-explainer-cache.js';
 import { nodeRuntime, ort, type SessionOptions } from './runtime/session.js';
 import type { LrpBatchOptions, LrpCallOptions, LrpClassesOptions, LrpResult, ModelInfo, ModelInput, Prediction } from './runtime/types.js';
-import { bindWeights, checkKerasShapes, inferKerasResNet, type ClassifierHead } from './weights/bind.js';
+import { checkKerasShapes, type ClassifierHead } from './weights/bind.js';
 import { ensureImageNetWeights } from './weights/download.js';
-import { isOnnxBytes, withInput } from './weights/from-bytes.js';
+import { isOnnxBytes, modelFromKerasFile, withInput } from './weights/from-bytes.js';
 import { readKerasH5 } from './weights/keras-h5.js';
 import { randomModel } from './weights/random.js';
 
@@ -358,11 +357,8 @@ async function loadWeights(options: LoadOptions, cache?: FileExplainerCache, onC
   // Declared shapes are checked against the model before any value is read (no allocation
   // for a file that declares gigabytes).
   const file = await readKerasH5(path, undefined, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });
-  const arch = inferKerasResNet(file);
-  const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
-  const layers = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
-  const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, options.head ? { head: options.head } : {}));
-  return { graph: withInput(graph, options.input), weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
+  const { graph, weights } = modelFromKerasFile(file, options.head, options.input);
+  return { graph, weights, label: typeof source === 'string' ? source : file.source, format: 'keras' };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { intsAttr, type GraphNode, type Shape } from '../graph/graph.js';
 import { conv, convTranspose, flipTranspose, type ConvGeometry } from '../onnx/conv.js';
-import { averagePoolCounts, windowGeometry } from '../onnx/forward.js';
+import { averagePoolCounts, endPadsForOutput, windowGeometry } from '../onnx/forward.js';
 import type { OnnxGraphBuilder } from '../onnx/graph-builder.js';
 import type { ParamModifier } from './rules.js';
 
@@ -127,16 +127,12 @@ export function denseOps(g: OnnxGraphBuilder, node: GraphNode, units: number): L
 export function windowSumOps(g: OnnxGraphBuilder, node: GraphNode, inShape: Shape, outShape: Shape): LinearOps {
   const geo = windowGeometry(node);
   const [kh, kw] = geo.kernel as [number, number];
-  const [sh, sw] = geo.strides as [number, number];
-  const [dh, dw] = geo.dilations as [number, number];
-  const [pt, pl, pb, pr] = geo.pads as [number, number, number, number];
-  const [channels, h, w] = inShape as [number, number, number];
+  const [pt, pl] = geo.pads as [number, number, number, number];
+  const [channels] = inShape as [number, number, number];
   const [, oh, ow] = outShape as [number, number, number];
   const ones = g.floatTensor(`${node.name}/ones`, new Float32Array(channels * kh * kw).fill(1), [channels, 1, kh, kw]);
   const windows: ConvGeometry = { ...geo, groups: channels };
-  // End padding that gives the pool's own output size (a ceil_mode pool's last window).
-  const endH = Math.max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt);
-  const endW = Math.max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl);
+  const [endH, endW] = endPadsForOutput(geo, inShape, outShape);
   const counts = node.op === 'AveragePool' ? averagePoolCounts(node, inShape, outShape) : undefined;
   const uneven = counts?.some((c) => c !== kh * kw);
   return {

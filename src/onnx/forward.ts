@@ -27,6 +27,20 @@ export function windowGeometry(node: GraphNode): ConvGeometry {
 }
 
 /**
+ * End padding `[bottom, right]` that makes a window op's floor-divided output size the node's own
+ * (a `ceil_mode` pool's last window runs past the padded input: it reads zeros there).
+ */
+export function endPadsForOutput(geo: ConvGeometry, inShape: readonly number[], outShape: readonly number[]): [number, number] {
+  const [, h, w] = inShape as [number, number, number];
+  const [, oh, ow] = outShape as [number, number, number];
+  const [kh, kw] = geo.kernel as [number, number];
+  const [sh, sw] = geo.strides as [number, number];
+  const [dh, dw] = (geo.dilations ?? [1, 1]) as [number, number];
+  const [pt, pl, pb, pr] = geo.pads as [number, number, number, number];
+  return [Math.max(pb, (oh - 1) * sh + (kh - 1) * dh + 1 - h - pt), Math.max(pr, (ow - 1) * sw + (kw - 1) * dw + 1 - w - pl)];
+}
+
+/**
  * Emits the forward ops for `graph`, reading the NCHW input tensor `input`. Parameters become
  * initializers on first use.
  */
@@ -161,13 +175,11 @@ export function averagePoolCounts(node: GraphNode, inShape: readonly number[], o
  */
 function averagePoolByConv(g: OnnxGraphBuilder, node: GraphNode, x: string, inShape: readonly number[], outShape: readonly number[], out: string): string {
   const geo = windowGeometry(node);
-  const [c, h, w] = inShape as [number, number, number];
+  const [c] = inShape as [number, number, number];
   const [, oh, ow] = outShape as [number, number, number];
   const [kh, kw] = geo.kernel as [number, number];
-  const [sh, sw] = geo.strides as [number, number];
-  const [pt, pl, pb, pr] = geo.pads as [number, number, number, number];
-  const endH = Math.max(pb, (oh - 1) * sh + kh - h - pt);
-  const endW = Math.max(pr, (ow - 1) * sw + kw - w - pl);
+  const [pt, pl] = geo.pads as [number, number, number, number];
+  const [endH, endW] = endPadsForOutput(geo, inShape, outShape);
   const ones = g.floatTensor(`${node.name}/ones`, new Float32Array(c * kh * kw).fill(1), [c, 1, kh, kw]);
   const sums = conv(g, x, ones, { ...geo, pads: [pt, pl, endH, endW], groups: c }, inShape, `${out}/sums`);
   const counts = averagePoolCounts(node, inShape, outShape);

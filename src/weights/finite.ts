@@ -4,8 +4,6 @@
  * names the layer instead of the result silently turning into NaN.
  */
 
-import type { LayerWeights } from './types.js';
-
 /** What is wrong with the values of weight `param`, or `undefined` when they are usable. */
 export function weightValueProblem(param: string, data: Float32Array): string | undefined {
   // One branch-free pass over the values, and the index only when something is wrong: a loop
@@ -36,19 +34,4 @@ function minimum(data: Float32Array): number {
     if (v < min) min = v;
   }
   return min;
-}
-
-/**
- * Checks every weight of a model (for weights that did not come through {@link bindWeights},
- * e.g. an ONNX import).
- *
- * @throws Error `<source>: layer <name> <param> <problem>` for the first unusable weight.
- */
-export function checkWeightValues(weights: LayerWeights, source: string): void {
-  for (const [layer, params] of weights) {
-    for (const [param, tensor] of Object.entries(params)) {
-      const problem = weightValueProblem(param, tensor.data);
-      if (problem) throw new Error(`${source}: layer ${layer} ${param} ${problem}`);
-    }
-  }
 }

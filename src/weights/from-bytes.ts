@@ -42,13 +42,26 @@ export async function modelFromBytes(
     const imported = importOnnx(bytes, { source: label, ...(options.input ? { input: options.input } : {}) });
     return { graph: imported.graph, weights: imported.weights, format: 'onnx' };
   }
-  const head = options.head ? { head: options.head } : {};
-  const file = await options.readKeras(bytes, label, { checkShapes: checkKerasShapes(head) });
+  const file = await options.readKeras(bytes, label, { checkShapes: checkKerasShapes(options.head ? { head: options.head } : {}) });
+  return { ...modelFromKerasFile(file, options.head, options.input), format: 'keras' };
+}
+
+/**
+ * The model graph of a read Keras file: the ResNet its weights describe, bound to them, with the
+ * user's changes to the input description.
+ *
+ * @throws Error naming the file, layer and shapes when the weights do not fit.
+ */
+export function modelFromKerasFile(
+  file: KerasWeightFile,
+  head: ClassifierHead | undefined,
+  input: Partial<Omit<InputDescription, 'layout'>> | undefined,
+): { graph: ModelGraph; weights: ModelWeights } {
   const arch = inferKerasResNet(file);
-  const classes = arch.classes ?? (options.head ? options.head.kernel.shape[1] : undefined);
+  const classes = arch.classes ?? (head ? head.kernel.shape[1] : undefined);
   const layers = buildResNet(kerasResNetSpec(arch.depth, { baseWidth: arch.baseWidth, ...(classes ? { classes } : {}) }));
-  const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, head));
-  return { graph: withInput(graph, options.input), weights, format: 'keras' };
+  const { graph, weights } = layersToGraph(layers, bindWeights(layers, file, head ? { head } : {}));
+  return { graph: withInput(graph, input), weights };
 }
 
 /** A graph with the user's changes to its input description (same layout and size). */
